@@ -1,0 +1,58 @@
+//! Rendering metadata for people and for JSON; never the value unless asked.
+
+use std::time::SystemTime;
+
+use cleo_core::Secret;
+use serde_json::{Value, json};
+
+fn time(t: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
+/// Metadata as JSON, without the value.
+pub fn metadata_json(secret: &Secret) -> Value {
+    let m = secret.meta();
+    json!({
+        "reference": m.reference,
+        "backend": m.backend,
+        "version": m.version,
+        "fetched_at": time(m.fetched_at),
+        "expires_at": m.expires_at.map(time),
+        "renewable": m.renewable,
+        "lease": m.lease.as_ref().map(|l| json!({
+            "id": l.id,
+            "duration_seconds": l.duration.as_secs(),
+            "renewable": l.renewable,
+        })),
+        "warnings": m.warnings,
+    })
+}
+
+/// Metadata as aligned lines for people, the value masked.
+pub fn metadata_text(secret: &Secret) -> String {
+    let m = secret.meta();
+    let mut rows: Vec<(&str, String)> = vec![
+        ("reference", m.reference.clone()),
+        ("backend", m.backend.to_owned()),
+        ("version", m.version.clone().unwrap_or_else(|| "-".into())),
+        ("fetched", time(m.fetched_at)),
+        (
+            "expires",
+            m.expires_at
+                .map(time)
+                .unwrap_or_else(|| "never (no lease or TTL)".into()),
+        ),
+        ("renewable", if m.renewable { "yes" } else { "no" }.into()),
+    ];
+    if let Some(l) = &m.lease {
+        rows.push(("lease", format!("{} ({} s)", l.id, l.duration.as_secs())));
+    }
+    for w in &m.warnings {
+        rows.push(("warning", w.clone()));
+    }
+    rows.push((
+        "value",
+        "******** (masked; use --reveal to print it)".into(),
+    ));
+    rows.iter().map(|(k, v)| format!("{k:<10} {v}\n")).collect()
+}

@@ -1,0 +1,231 @@
+//! One error type for every backend: a kind, whether a retry may help, and
+//! identifier-only context (reference, backend). Never a value.
+
+use std::fmt;
+
+/// What went wrong, in terms a caller can act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The secret, field, version or file does not exist.
+    NotFound,
+    /// The caller is known but not allowed to read this secret.
+    PermissionDenied,
+    /// No usable credentials: missing, expired, revoked or rejected token.
+    Unauthenticated,
+    /// The reference string is malformed or names an unknown scheme.
+    InvalidReference,
+    /// The configuration (file, environment) is missing something or is wrong.
+    ConfigInvalid,
+    /// The operation or reference form is not supported by this backend.
+    Unsupported,
+    /// The backend cannot be reached, is sealed, or answered with a server error.
+    Unavailable,
+    /// The backend asked us to slow down.
+    RateLimited,
+    /// The value exists but is not in the asked form (not UTF-8, not JSON).
+    InvalidData,
+    /// The backend answered something cleo does not understand.
+    Unexpected,
+}
+
+impl ErrorKind {
+    /// A short, stable, lowercase name used in logs, JSON output and exit-code docs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::PermissionDenied => "permission_denied",
+            ErrorKind::Unauthenticated => "unauthenticated",
+            ErrorKind::InvalidReference => "invalid_reference",
+            ErrorKind::ConfigInvalid => "config_invalid",
+            ErrorKind::Unsupported => "unsupported",
+            ErrorKind::Unavailable => "unavailable",
+            ErrorKind::RateLimited => "rate_limited",
+            ErrorKind::InvalidData => "invalid_data",
+            ErrorKind::Unexpected => "unexpected",
+        }
+    }
+
+    /// Whether errors of this kind are worth retrying by default.
+    pub fn is_temporary_by_default(self) -> bool {
+        matches!(self, ErrorKind::Unavailable | ErrorKind::RateLimited)
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The error every cleo operation returns.
+///
+/// Its `Display` reads `<what failed> (reference: .., backend: ..)`, followed by what
+/// to do about it. It carries identifiers only: the caller is responsible for never
+/// putting a secret value into `message` or `hint`, and cleo's own sources never do.
+pub struct Error {
+    kind: ErrorKind,
+    message: String,
+    hint: Option<String>,
+    reference: Option<String>,
+    backend: Option<&'static str>,
+    temporary: bool,
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+/// Shorthand for `Result<T, cleo_core::Error>`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Creates an error of `kind`; `message` says what failed, without any value.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error {
+            kind,
+            message: message.into(),
+            hint: None,
+            reference: None,
+            backend: None,
+            temporary: kind.is_temporary_by_default(),
+            source: None,
+        }
+    }
+
+    /// Adds what the user should do next.
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// Names the reference that failed (the reference string, never its value).
+    pub fn with_reference(mut self, reference: impl Into<String>) -> Self {
+        self.reference = Some(reference.into());
+        self
+    }
+
+    /// Names the reference only if none is set yet.
+    pub fn or_reference(self, reference: &str) -> Self {
+        if self.reference.is_some() {
+            self
+        } else {
+            self.with_reference(reference)
+        }
+    }
+
+    /// Names the backend that failed.
+    pub fn with_backend(mut self, backend: &'static str) -> Self {
+        self.backend = Some(backend);
+        self
+    }
+
+    /// Overrides whether a retry may help.
+    pub fn with_temporary(mut self, temporary: bool) -> Self {
+        self.temporary = temporary;
+        self
+    }
+
+    /// Attaches the underlying cause. Only pass errors that cannot contain a value
+    /// (I/O, transport, parse positions), never a response body.
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Box::new(source));
+        self
+    }
+
+    /// The kind of failure.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// Whether retrying the same call later may succeed.
+    pub fn is_temporary(&self) -> bool {
+        self.temporary
+    }
+
+    /// The reference that failed, if known.
+    pub fn reference(&self) -> Option<&str> {
+        self.reference.as_deref()
+    }
+
+    /// The backend that failed, if known.
+    pub fn backend(&self) -> Option<&'static str> {
+        self.backend
+    }
+
+    /// What failed, without context or hint.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// What to do about it, if cleo knows.
+    pub fn hint(&self) -> Option<&str> {
+        self.hint.as_deref()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)?;
+        match (&self.reference, self.backend) {
+            (Some(r), Some(b)) => write!(f, " (reference: {r}, backend: {b})")?,
+            (Some(r), None) => write!(f, " (reference: {r})")?,
+            (None, Some(b)) => write!(f, " (backend: {b})")?,
+            (None, None) => {}
+        }
+        if let Some(source) = &self.source {
+            write!(f, ": {source}")?;
+        }
+        if let Some(hint) = &self.hint {
+            write!(f, ". {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Error")
+            .field("kind", &self.kind)
+            .field("message", &self.message)
+            .field("reference", &self.reference)
+            .field("backend", &self.backend)
+            .field("temporary", &self.temporary)
+            .field("hint", &self.hint)
+            .field("source", &self.source)
+            .finish()
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_names_reference_backend_and_hint() {
+        let e = Error::new(ErrorKind::NotFound, "secret not found")
+            .with_reference("vault://secret/app#token")
+            .with_backend("vault")
+            .with_hint("check the path with `bao kv get`");
+        assert_eq!(
+            e.to_string(),
+            "secret not found (reference: vault://secret/app#token, backend: vault). check the path with `bao kv get`"
+        );
+        assert!(!e.is_temporary());
+    }
+
+    #[test]
+    fn unavailable_is_temporary_by_default() {
+        assert!(Error::new(ErrorKind::Unavailable, "down").is_temporary());
+        assert!(
+            !Error::new(ErrorKind::Unavailable, "down")
+                .with_temporary(false)
+                .is_temporary()
+        );
+    }
+}

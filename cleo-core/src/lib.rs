@@ -1,0 +1,25 @@
+#![doc = include_str!("../README.md")]
+
+mod client;
+mod config;
+mod credential;
+mod error;
+pub mod json;
+mod reference;
+mod registry;
+mod secret;
+mod source;
+pub mod sources;
+
+pub use client::Client;
+pub use config::{CONFIG_ENV, Config, DEFAULT_FILE, SecretEntry};
+pub use credential::{CredentialProvider, Expiring};
+pub use error::{Error, ErrorKind, Result};
+pub use reference::{KNOWN_SCHEMES, Reference, SecretRef};
+pub use registry::Registry;
+pub use secret::{Lease, Secret, SecretMeta};
+pub use source::SecretSource;
+
+/// Re-exported so backends and users share one `async_trait` and one `Zeroizing`.
+pub use async_trait::async_trait;
+pub use zeroize::Zeroizing;

@@ -1,0 +1,337 @@
+//! Python bindings: `import cleo`.
+//!
+//! One tokio runtime per process serves every client. Blocking calls run the fetch on
+//! that runtime and wait for it with the GIL released, waking every 100 ms to let
+//! Python deliver signals, so Ctrl-C interrupts a slow call.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::sync::mpsc::{RecvTimeoutError, sync_channel};
+use std::time::{Duration, SystemTime};
+
+use cleo_core::{Config, ErrorKind, Registry};
+use pyo3::create_exception;
+use pyo3::exceptions::{PyException, PyTypeError};
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+
+create_exception!(
+    cleo,
+    CleoError,
+    PyException,
+    "Base class of every error cleo raises."
+);
+create_exception!(
+    cleo,
+    NotFoundError,
+    CleoError,
+    "The secret, field, version or logical name does not exist."
+);
+create_exception!(
+    cleo,
+    PermissionDeniedError,
+    CleoError,
+    "The credentials are valid but may not read this secret."
+);
+create_exception!(
+    cleo,
+    UnauthenticatedError,
+    CleoError,
+    "No usable credentials: missing, expired, revoked or rejected."
+);
+create_exception!(
+    cleo,
+    InvalidReferenceError,
+    CleoError,
+    "The reference is malformed or names an unknown scheme."
+);
+create_exception!(
+    cleo,
+    ConfigError,
+    CleoError,
+    "cleo.toml or the environment is missing something or is wrong."
+);
+create_exception!(
+    cleo,
+    UnsupportedError,
+    CleoError,
+    "The backend does not support this reference form or operation."
+);
+create_exception!(
+    cleo,
+    UnavailableError,
+    CleoError,
+    "The backend cannot be reached or answered with a server error; a retry may help."
+);
+create_exception!(
+    cleo,
+    RateLimitedError,
+    UnavailableError,
+    "The backend asked cleo to slow down; a retry later may help."
+);
+create_exception!(
+    cleo,
+    InvalidDataError,
+    CleoError,
+    "The value is not in the asked form (for example not UTF-8 text)."
+);
+
+fn to_py_err(e: cleo_core::Error) -> PyErr {
+    let msg = e.to_string();
+    match e.kind() {
+        ErrorKind::NotFound => NotFoundError::new_err(msg),
+        ErrorKind::PermissionDenied => PermissionDeniedError::new_err(msg),
+        ErrorKind::Unauthenticated => UnauthenticatedError::new_err(msg),
+        ErrorKind::InvalidReference => InvalidReferenceError::new_err(msg),
+        ErrorKind::ConfigInvalid => ConfigError::new_err(msg),
+        ErrorKind::Unsupported => UnsupportedError::new_err(msg),
+        ErrorKind::Unavailable => UnavailableError::new_err(msg),
+        ErrorKind::RateLimited => RateLimitedError::new_err(msg),
+        ErrorKind::InvalidData => InvalidDataError::new_err(msg),
+        _ => CleoError::new_err(msg),
+    }
+}
+
+fn runtime() -> PyResult<&'static tokio::runtime::Runtime> {
+    static RUNTIME: OnceLock<Result<tokio::runtime::Runtime, String>> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_name("cleo-runtime")
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(|e| CleoError::new_err(format!("cannot start cleo's runtime: {e}")))
+}
+
+/// Runs `fut` on the shared runtime and waits with the GIL released, checking for
+/// signals every 100 ms. An interrupted call is cancelled on the runtime.
+fn wait<T: Send + 'static>(
+    py: Python<'_>,
+    fut: impl Future<Output = cleo_core::Result<T>> + Send + 'static,
+) -> PyResult<T> {
+    let rt = runtime()?;
+    let (tx, rx) = sync_channel(1);
+    let handle = rt.spawn(async move {
+        let _ = tx.send(fut.await);
+    });
+    let mut rx = rx;
+    loop {
+        // The receiver is Send but not Sync, so it moves into the GIL-free closure and back.
+        let (outcome, back) = py.detach(move || (rx.recv_timeout(Duration::from_millis(100)), rx));
+        rx = back;
+        match outcome {
+            Ok(result) => return result.map_err(to_py_err),
+            Err(RecvTimeoutError::Timeout) => {
+                if let Err(interrupt) = py.check_signals() {
+                    handle.abort();
+                    return Err(interrupt);
+                }
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                return Err(CleoError::new_err(
+                    "the request was cancelled before it finished",
+                ));
+            }
+        }
+    }
+}
+
+fn epoch_seconds(t: SystemTime) -> f64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// A secret value with its metadata.
+///
+/// ``repr``, ``str``, ``format`` and f-strings never show the value, and it cannot
+/// be pickled or copied. ``expose()`` and ``expose_bytes()`` are the only ways out;
+/// the ``str`` or ``bytes`` they return is a Python object cleo cannot wipe.
+#[pyclass(frozen, module = "cleo", name = "Secret")]
+struct PySecret {
+    inner: cleo_core::Secret,
+}
+
+#[pymethods]
+impl PySecret {
+    /// The value as text. Raises ``InvalidDataError`` if it is not UTF-8.
+    fn expose(&self) -> PyResult<String> {
+        self.inner
+            .expose_str()
+            .map(str::to_owned)
+            .map_err(to_py_err)
+    }
+
+    /// The value as bytes, exactly as the backend stores it.
+    fn expose_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, self.inner.expose_secret())
+    }
+
+    /// The reference the secret was fetched by.
+    #[getter]
+    fn reference(&self) -> String {
+        self.inner.meta().reference.clone()
+    }
+
+    /// The backend that served it (``vault``, ``env``, ``file``).
+    #[getter]
+    fn backend(&self) -> &'static str {
+        self.inner.meta().backend
+    }
+
+    /// The backend's version of the value, or ``None``.
+    #[getter]
+    fn version(&self) -> Option<String> {
+        self.inner.meta().version.clone()
+    }
+
+    /// When it was fetched, in seconds since the epoch.
+    #[getter]
+    fn fetched_at(&self) -> f64 {
+        epoch_seconds(self.inner.meta().fetched_at)
+    }
+
+    /// When the backend says it expires, in seconds since the epoch, or ``None``.
+    #[getter]
+    fn expires_at(&self) -> Option<f64> {
+        self.inner.meta().expires_at.map(epoch_seconds)
+    }
+
+    /// Whether the backend can renew it.
+    #[getter]
+    fn renewable(&self) -> bool {
+        self.inner.meta().renewable
+    }
+
+    fn __repr__(&self) -> String {
+        let m = self.inner.meta();
+        format!(
+            "Secret(reference={:?}, backend={:?}, version={}, value=<redacted>)",
+            m.reference,
+            m.backend,
+            m.version
+                .as_deref()
+                .map_or("None".to_owned(), |v| format!("{v:?}"))
+        )
+    }
+
+    fn __str__(&self) -> &'static str {
+        "<redacted>"
+    }
+
+    fn __format__(&self, _spec: &str) -> &'static str {
+        "<redacted>"
+    }
+
+    fn __reduce__(&self) -> PyResult<()> {
+        Err(PyTypeError::new_err(
+            "cleo.Secret cannot be pickled or copied: pass the reference and fetch it where it is needed",
+        ))
+    }
+
+    fn __copy__(&self) -> PyResult<()> {
+        self.__reduce__()
+    }
+
+    fn __deepcopy__(&self, _memo: Bound<'_, PyAny>) -> PyResult<()> {
+        self.__reduce__()
+    }
+}
+
+/// Reads secrets by reference or logical name.
+///
+/// ``config`` is the path of a ``cleo.toml``; without it cleo uses ``$CLEO_CONFIG``,
+/// then ``./cleo.toml``, then no config at all.
+#[pyclass(frozen, module = "cleo", name = "Client")]
+struct PyClient {
+    inner: cleo_core::Client,
+}
+
+fn build_client(config: Option<PathBuf>) -> cleo_core::Result<cleo_core::Client> {
+    let config = Config::discover(config.as_deref())?;
+    let mut registry = Registry::with_builtin();
+    cleo_vault::register(&mut registry, &config)?;
+    cleo_aws::register(&mut registry);
+    Ok(cleo_core::Client::new(config, registry))
+}
+
+#[pymethods]
+impl PyClient {
+    #[new]
+    #[pyo3(signature = (config = None))]
+    fn new(config: Option<PathBuf>) -> PyResult<Self> {
+        build_client(config)
+            .map(|inner| PyClient { inner })
+            .map_err(to_py_err)
+    }
+
+    /// Fetches a secret by reference (``vault://...``, ``env://...``, ``file:///...``)
+    /// or logical name from ``cleo.toml``. Releases the GIL while it waits.
+    fn get(&self, py: Python<'_>, reference: String) -> PyResult<PySecret> {
+        let client = self.inner.clone();
+        wait(py, async move { client.get(&reference).await }).map(|inner| PySecret { inner })
+    }
+
+    /// The path of the config file in use, or ``None``.
+    #[getter]
+    fn config_path(&self) -> Option<PathBuf> {
+        self.inner.config().path().map(PathBuf::from)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Client(config={:?}, schemes={:?})",
+            self.inner.config().path(),
+            self.inner.registry().schemes()
+        )
+    }
+}
+
+/// Fetches a secret with the process-wide default client (created on first use).
+#[pyfunction]
+fn get(py: Python<'_>, reference: String) -> PyResult<PySecret> {
+    static DEFAULT: OnceLock<cleo_core::Client> = OnceLock::new();
+    let client = match DEFAULT.get() {
+        Some(c) => c.clone(),
+        None => {
+            let c = build_client(None).map_err(to_py_err)?;
+            DEFAULT.get_or_init(|| c).clone()
+        }
+    };
+    wait(py, async move { client.get(&reference).await }).map(|inner| PySecret { inner })
+}
+
+/// The compiled core of the ``cleo`` package.
+#[pymodule]
+fn _cleo(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_class::<PySecret>()?;
+    m.add_class::<PyClient>()?;
+    m.add_function(wrap_pyfunction!(get, m)?)?;
+    m.add("CleoError", py.get_type::<CleoError>())?;
+    m.add("NotFoundError", py.get_type::<NotFoundError>())?;
+    m.add(
+        "PermissionDeniedError",
+        py.get_type::<PermissionDeniedError>(),
+    )?;
+    m.add(
+        "UnauthenticatedError",
+        py.get_type::<UnauthenticatedError>(),
+    )?;
+    m.add(
+        "InvalidReferenceError",
+        py.get_type::<InvalidReferenceError>(),
+    )?;
+    m.add("ConfigError", py.get_type::<ConfigError>())?;
+    m.add("UnsupportedError", py.get_type::<UnsupportedError>())?;
+    m.add("UnavailableError", py.get_type::<UnavailableError>())?;
+    m.add("RateLimitedError", py.get_type::<RateLimitedError>())?;
+    m.add("InvalidDataError", py.get_type::<InvalidDataError>())?;
+    Ok(())
+}

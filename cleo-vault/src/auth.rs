@@ -1,0 +1,186 @@
+//! Token auth: `VAULT_TOKEN`/`BAO_TOKEN`, a configured token file, or `~/.vault-token`.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use cleo_core::{CredentialProvider, Error, ErrorKind, Expiring, Result, Zeroizing, async_trait};
+use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::OnceCell;
+
+/// A Vault token. Its `Debug` shows where it came from, never the token.
+pub struct VaultToken {
+    token: SecretString,
+    origin: String,
+    expires_at: Option<SystemTime>,
+}
+
+impl VaultToken {
+    /// Wraps a token read from `origin` (a variable or file name, for messages).
+    pub fn new(
+        token: SecretString,
+        origin: impl Into<String>,
+        expires_at: Option<SystemTime>,
+    ) -> Self {
+        VaultToken {
+            token,
+            origin: origin.into(),
+            expires_at,
+        }
+    }
+
+    /// The token text, for the `X-Vault-Token` header.
+    pub fn expose_secret(&self) -> &str {
+        self.token.expose_secret()
+    }
+
+    /// Where the token came from (`VAULT_TOKEN`, `/home/me/.vault-token`, ...).
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+}
+
+impl Expiring for VaultToken {
+    fn expires_at(&self) -> Option<SystemTime> {
+        self.expires_at
+    }
+}
+
+impl fmt::Debug for VaultToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VaultToken")
+            .field("origin", &self.origin)
+            .field("expires_at", &self.expires_at)
+            .field("token", &"** redacted **")
+            .finish()
+    }
+}
+
+/// Finds a static token once and hands it out.
+pub struct TokenProvider {
+    token_file: Option<PathBuf>,
+    home: Option<PathBuf>,
+    cached: OnceCell<Arc<VaultToken>>,
+}
+
+impl fmt::Debug for TokenProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenProvider")
+            .field("token_file", &self.token_file)
+            .field("loaded", &self.cached.initialized())
+            .finish()
+    }
+}
+
+impl TokenProvider {
+    /// A provider that looks in the environment, then `token_file`, then `~/.vault-token`.
+    pub fn new(token_file: Option<PathBuf>) -> Self {
+        TokenProvider {
+            token_file,
+            home: std::env::var_os("HOME").map(PathBuf::from),
+            cached: OnceCell::new(),
+        }
+    }
+
+    fn find(&self) -> Result<VaultToken> {
+        for var in ["VAULT_TOKEN", "BAO_TOKEN"] {
+            if let Some(v) = std::env::var_os(var) {
+                let text = Zeroizing::new(v.to_string_lossy().into_owned());
+                let trimmed = text.trim();
+                if !trimmed.is_empty() {
+                    return Ok(VaultToken::new(
+                        SecretString::from(trimmed.to_owned()),
+                        var,
+                        None,
+                    ));
+                }
+            }
+        }
+        if let Some(path) = &self.token_file {
+            return read_token_file(path, true);
+        }
+        if let Some(home) = &self.home {
+            let path = home.join(".vault-token");
+            if path.exists() {
+                return read_token_file(&path, false);
+            }
+        }
+        Err(Error::new(ErrorKind::Unauthenticated, "no Vault token found")
+            .with_backend("vault")
+            .with_hint("set VAULT_TOKEN (or BAO_TOKEN), set [vault] token_file in cleo.toml, or run `bao login` to write ~/.vault-token"))
+    }
+}
+
+fn read_token_file(path: &Path, configured: bool) -> Result<VaultToken> {
+    let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
+        let kind = if configured {
+            ErrorKind::ConfigInvalid
+        } else {
+            ErrorKind::Unauthenticated
+        };
+        Error::new(
+            kind,
+            format!("cannot read the Vault token file {}", path.display()),
+        )
+        .with_source(e)
+        .with_backend("vault")
+    })?);
+    // `bao login` and editors leave a trailing newline; the header must not carry it.
+    let trimmed = text.trim_end_matches(['\n', '\r']).trim();
+    if trimmed.is_empty() {
+        return Err(Error::new(
+            ErrorKind::Unauthenticated,
+            format!("the Vault token file {} is empty", path.display()),
+        )
+        .with_backend("vault")
+        .with_hint("log in again with `bao login`"));
+    }
+    Ok(VaultToken::new(
+        SecretString::from(trimmed.to_owned()),
+        path.display().to_string(),
+        None,
+    ))
+}
+
+#[async_trait]
+impl CredentialProvider for TokenProvider {
+    type Credential = VaultToken;
+
+    async fn credential(&self) -> Result<Arc<VaultToken>> {
+        self.cached
+            .get_or_try_init(|| async { self.find().map(Arc::new) })
+            .await
+            .cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn token_file_is_trimmed_and_debug_is_redacted() {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(b"hvs.canary-token-77\n").unwrap();
+        let t = read_token_file(f.path(), true).unwrap();
+        assert_eq!(t.expose_secret(), "hvs.canary-token-77");
+        assert!(!format!("{t:?}").contains("canary"));
+    }
+
+    #[test]
+    fn empty_or_missing_token_file_is_an_error() {
+        let f = tempfile::NamedTempFile::new().unwrap();
+        assert_eq!(
+            read_token_file(f.path(), true).unwrap_err().kind(),
+            ErrorKind::Unauthenticated
+        );
+        assert_eq!(
+            read_token_file(Path::new("/nonexistent/token"), true)
+                .unwrap_err()
+                .kind(),
+            ErrorKind::ConfigInvalid
+        );
+    }
+}

@@ -1,0 +1,205 @@
+//! The `[vault]` section of `cleo.toml`, merged with the standard environment
+//! variables (`VAULT_ADDR`/`BAO_ADDR`, `VAULT_NAMESPACE`/`BAO_NAMESPACE`).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use cleo_core::{Error, ErrorKind, Result};
+use reqwest::Url;
+use serde::Deserialize;
+
+/// `[vault]` as written in `cleo.toml`. Holds no credential: tokens come from the
+/// environment or token files, never from the config file.
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VaultConfig {
+    /// Server address, such as `https://vault.example.com:8200`.
+    pub address: Option<String>,
+    /// A file holding the token (read after `VAULT_TOKEN`/`BAO_TOKEN`, before `~/.vault-token`).
+    pub token_file: Option<PathBuf>,
+    /// Enterprise/OpenBao namespace.
+    pub namespace: Option<String>,
+    /// Whole-request timeout, such as `"10s"` (default 30 s).
+    pub timeout: Option<String>,
+    /// Hosts allowed over plain `http://` besides loopback addresses.
+    #[serde(default)]
+    pub allow_http_hosts: Vec<String>,
+    /// KV version per mount (`{ secret = 2 }`), skipping detection for those mounts.
+    #[serde(default)]
+    pub kv_versions: BTreeMap<String, u8>,
+}
+
+impl fmt::Debug for VaultConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VaultConfig")
+            .field("address", &self.address)
+            .field("token_file", &self.token_file)
+            .field("namespace", &self.namespace)
+            .field("timeout", &self.timeout)
+            .field("allow_http_hosts", &self.allow_http_hosts)
+            .field("kv_versions", &self.kv_versions)
+            .finish()
+    }
+}
+
+/// The settings a [`crate::VaultSource`] runs with, after merging config and environment.
+#[derive(Clone, Debug)]
+pub struct VaultSettings {
+    /// Server address (validated), or `None` when neither config nor environment gives one.
+    pub address: Option<Url>,
+    /// Where the address came from, for messages (`VAULT_ADDR`, `cleo.toml`).
+    pub address_origin: &'static str,
+    /// Token file from the config.
+    pub token_file: Option<PathBuf>,
+    /// Namespace header value.
+    pub namespace: Option<String>,
+    /// Whole-request timeout.
+    pub timeout: Duration,
+    /// Connection timeout.
+    pub connect_timeout: Duration,
+    /// KV version overrides, keyed by mount path with a trailing `/`.
+    pub kv_versions: BTreeMap<String, u8>,
+}
+
+fn env_first(names: &[&'static str]) -> Option<(String, &'static str)> {
+    names.iter().find_map(|n| {
+        std::env::var(n)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .map(|v| (v.trim().to_owned(), *n))
+    })
+}
+
+fn invalid(message: String) -> Error {
+    Error::new(ErrorKind::ConfigInvalid, message).with_backend("vault")
+}
+
+impl VaultSettings {
+    /// Merges `config` with the environment. The config file's address wins over
+    /// `VAULT_ADDR`, since a project file names the server on purpose.
+    pub fn resolve(config: &VaultConfig) -> Result<VaultSettings> {
+        let (address, address_origin) = match &config.address {
+            Some(a) => (Some(a.clone()), "cleo.toml [vault] address"),
+            None => match env_first(&["VAULT_ADDR", "BAO_ADDR"]) {
+                Some((a, origin)) => (Some(a), origin),
+                None => (None, "unset"),
+            },
+        };
+        let address = address
+            .map(|a| validate_address(&a, address_origin, &config.allow_http_hosts))
+            .transpose()?;
+        let timeout = match &config.timeout {
+            Some(t) => humantime::parse_duration(t)
+                .map_err(|e| invalid(format!("[vault] timeout `{t}`: {e}")))?,
+            None => Duration::from_secs(30),
+        };
+        let namespace = config
+            .namespace
+            .clone()
+            .or_else(|| env_first(&["VAULT_NAMESPACE", "BAO_NAMESPACE"]).map(|(v, _)| v));
+        let mut kv_versions = BTreeMap::new();
+        for (mount, v) in &config.kv_versions {
+            if *v != 1 && *v != 2 {
+                return Err(invalid(format!(
+                    "[vault] kv_versions.{mount} must be 1 or 2"
+                )));
+            }
+            kv_versions.insert(format!("{}/", mount.trim_matches('/')), *v);
+        }
+        Ok(VaultSettings {
+            address,
+            address_origin,
+            token_file: config.token_file.clone(),
+            namespace,
+            timeout,
+            connect_timeout: Duration::from_secs(5).min(timeout),
+            kv_versions,
+        })
+    }
+}
+
+/// Checks the scheme and refuses plain HTTP to anything but loopback or a host the
+/// config allows by name: a token sent over plain HTTP across a network is a leak.
+fn validate_address(raw: &str, origin: &str, allow_http: &[String]) -> Result<Url> {
+    let url = Url::parse(raw).map_err(|e| {
+        invalid(format!(
+            "the Vault address from {origin} is not a URL ({e})"
+        ))
+        .with_hint("it looks like https://vault.example.com:8200")
+    })?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid(format!(
+            "the Vault address from {origin} carries user info; put credentials in VAULT_TOKEN, not the URL"
+        )));
+    }
+    match url.scheme() {
+        "https" => {}
+        "http" => {
+            let host = url.host_str().unwrap_or_default();
+            let loopback = host == "localhost"
+                || host
+                    .trim_matches(|c| c == '[' || c == ']')
+                    .parse::<IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback());
+            if !loopback && !allow_http.iter().any(|h| h == host) {
+                return Err(invalid(format!(
+                    "refusing plain http:// to {host} (from {origin}): the token would cross the network unencrypted"
+                ))
+                .with_hint(format!(
+                    "use https://, or list the host in [vault] allow_http_hosts = [\"{host}\"] if you really mean it"
+                )));
+            }
+        }
+        other => {
+            return Err(invalid(format!(
+                "the Vault address from {origin} has scheme `{other}`; use https:// (or http:// on loopback)"
+            )));
+        }
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_only_on_loopback_or_by_name() {
+        assert!(validate_address("http://127.0.0.1:8200", "t", &[]).is_ok());
+        assert!(validate_address("http://localhost:8200", "t", &[]).is_ok());
+        assert!(validate_address("http://[::1]:8200", "t", &[]).is_ok());
+        assert!(validate_address("https://vault.example.com", "t", &[]).is_ok());
+        let e = validate_address("http://vault.example.com", "t", &[]).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ConfigInvalid);
+        assert!(e.to_string().contains("allow_http_hosts"), "{e}");
+        assert!(
+            validate_address(
+                "http://vault.example.com",
+                "t",
+                &["vault.example.com".into()]
+            )
+            .is_ok()
+        );
+        assert!(validate_address("ftp://x", "t", &[]).is_err());
+        assert!(validate_address("not a url", "t", &[]).is_err());
+        assert!(validate_address("https://u:p@vault", "t", &[]).is_err());
+    }
+
+    #[test]
+    fn timeout_and_kv_versions_are_validated() {
+        let c = VaultConfig {
+            timeout: Some("soon".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            VaultSettings::resolve(&c).unwrap_err().kind(),
+            ErrorKind::ConfigInvalid
+        );
+        let mut c = VaultConfig::default();
+        c.kv_versions.insert("secret".into(), 3);
+        assert!(VaultSettings::resolve(&c).is_err());
+    }
+}

@@ -1,0 +1,200 @@
+//! The HTTP layer: one `reqwest` client, the Vault headers, and bodies read into
+//! wiping buffers.
+
+use std::time::Duration;
+
+use cleo_core::{Error, ErrorKind, Result, Zeroizing};
+use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
+use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::{StatusCode, Url};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::auth::VaultToken;
+use crate::config::VaultSettings;
+use crate::error::from_transport;
+
+/// Larger answers are refused: KV secrets are small, and a confused proxy or a
+/// hostile server should not make cleo buffer gigabytes.
+pub(crate) const MAX_BODY: usize = 8 * 1024 * 1024;
+
+/// Characters escaped in one path segment (RFC 3986 `pchar` minus a few to be safe).
+const SEGMENT: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'/')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}');
+
+/// The common envelope of every Vault response. Borrows `data` from the body, so the
+/// secret bytes stay in the one wiping buffer.
+#[derive(Deserialize)]
+pub(crate) struct Envelope<'a> {
+    #[serde(borrow, default)]
+    pub data: Option<&'a RawValue>,
+    #[serde(default)]
+    pub lease_id: String,
+    #[serde(default)]
+    pub lease_duration: u64,
+    #[serde(default)]
+    pub renewable: bool,
+    #[serde(default)]
+    pub warnings: Option<Vec<String>>,
+    #[serde(default)]
+    pub errors: Option<Vec<String>>,
+}
+
+/// A status and a body that wipes itself.
+pub(crate) struct Answer {
+    pub status: StatusCode,
+    pub body: Zeroizing<Vec<u8>>,
+}
+
+impl Answer {
+    /// The envelope, or an `Unexpected` error that never quotes the body.
+    pub fn envelope(&self) -> Result<Envelope<'_>> {
+        serde_json::from_slice(&self.body).map_err(|e| {
+            Error::new(
+                ErrorKind::Unexpected,
+                format!(
+                    "Vault answered HTTP {} with a body that is not a Vault JSON response ({} bytes, JSON error at line {} column {})",
+                    self.status.as_u16(),
+                    self.body.len(),
+                    e.line(),
+                    e.column()
+                ),
+            )
+            .with_backend("vault")
+            .with_hint("check that the address points at Vault and not at a proxy or another service")
+        })
+    }
+
+    /// The server's `errors` array, or nothing if the body is not an envelope.
+    pub fn errors(&self) -> Vec<String> {
+        self.envelope()
+            .ok()
+            .and_then(|e| e.errors)
+            .unwrap_or_default()
+    }
+}
+
+pub(crate) struct Http {
+    client: reqwest::Client,
+    base: Url,
+    timeout: Duration,
+}
+
+impl Http {
+    pub fn new(base: Url, settings: &VaultSettings) -> Result<Http> {
+        let mut headers = HeaderMap::new();
+        // The Vault CLI sends it; servers may require it to block browser-based SSRF.
+        headers.insert("X-Vault-Request", HeaderValue::from_static("true"));
+        if let Some(ns) = &settings.namespace {
+            let v = HeaderValue::from_str(ns).map_err(|_| {
+                Error::new(
+                    ErrorKind::ConfigInvalid,
+                    "the Vault namespace has characters an HTTP header cannot carry",
+                )
+                .with_backend("vault")
+            })?;
+            headers.insert("X-Vault-Namespace", v);
+        }
+        let client = reqwest::Client::builder()
+            .default_headers(headers)
+            .timeout(settings.timeout)
+            .connect_timeout(settings.connect_timeout)
+            // Redirects would carry the token to wherever the server points.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("cleo/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::ConfigInvalid,
+                    "cannot build the HTTP client for Vault",
+                )
+                .with_source(e)
+                .with_backend("vault")
+            })?;
+        Ok(Http {
+            client,
+            base,
+            timeout: settings.timeout,
+        })
+    }
+
+    pub fn address(&self) -> &str {
+        self.base.as_str().trim_end_matches('/')
+    }
+
+    /// `GET /v1/<api_path>` where `api_path` is made of already-decoded segments.
+    pub async fn get(
+        &self,
+        api_path: &str,
+        query: &[(&str, &str)],
+        token: &VaultToken,
+    ) -> Result<Answer> {
+        let encoded: Vec<String> = api_path
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(|s| utf8_percent_encode(s, SEGMENT).to_string())
+            .collect();
+        let mut url = self.base.clone();
+        url.set_path(&format!(
+            "{}/v1/{}",
+            self.base.path().trim_end_matches('/'),
+            encoded.join("/")
+        ));
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        let mut token_header = HeaderValue::from_str(token.expose_secret()).map_err(|_| {
+            Error::new(
+                ErrorKind::Unauthenticated,
+                format!(
+                    "the Vault token from {} has characters an HTTP header cannot carry",
+                    token.origin()
+                ),
+            )
+            .with_backend("vault")
+        })?;
+        token_header.set_sensitive(true);
+        tracing::trace!(path = %url.path(), "vault GET");
+        let transport = |e| from_transport(e, self.address(), self.timeout.as_secs_f64());
+        let mut response = self
+            .client
+            .get(url)
+            .header("X-Vault-Token", token_header)
+            .send()
+            .await
+            .map_err(transport)?;
+        let status = response.status();
+        let hint = response.content_length().unwrap_or(0).min(MAX_BODY as u64) as usize;
+        let mut body = Zeroizing::new(Vec::with_capacity(hint));
+        while let Some(chunk) = response.chunk().await.map_err(transport)? {
+            if body.len() + chunk.len() > MAX_BODY {
+                return Err(Error::new(
+                    ErrorKind::Unexpected,
+                    format!("Vault's answer is larger than {MAX_BODY} bytes; refusing it"),
+                )
+                .with_backend("vault"));
+            }
+            if body.len() + chunk.len() > body.capacity() {
+                // Grow by hand so the old allocation is wiped, not freed with a copy in it.
+                let mut bigger = Zeroizing::new(Vec::with_capacity(
+                    (body.len() + chunk.len()).max(body.capacity() * 2),
+                ));
+                bigger.extend_from_slice(&body);
+                body = bigger;
+            }
+            body.extend_from_slice(&chunk);
+        }
+        tracing::trace!(status = status.as_u16(), bytes = body.len(), "vault answer");
+        Ok(Answer { status, body })
+    }
+}

@@ -1,0 +1,30 @@
+#![doc = include_str!("../README.md")]
+
+mod auth;
+mod config;
+mod error;
+mod http;
+mod source;
+
+use std::sync::Arc;
+
+use cleo_core::{Config, Registry, Result};
+
+pub use auth::{TokenProvider, VaultToken};
+pub use config::{VaultConfig, VaultSettings};
+pub use source::{BACKEND, VaultSource};
+
+/// The reference scheme this crate serves.
+pub const SCHEME: &str = "vault";
+
+/// Builds a [`VaultSource`] from the `[vault]` section of `config` and the
+/// environment, and registers it for `vault://`.
+///
+/// A missing address is not an error here: `env://` and `file://` keep working, and
+/// the first `vault://` read says what to set.
+pub fn register(registry: &mut Registry, config: &Config) -> Result<()> {
+    let section: VaultConfig = config.section("vault")?;
+    let settings = VaultSettings::resolve(&section)?;
+    registry.register(Arc::new(VaultSource::new(settings)?));
+    Ok(())
+}

@@ -1,0 +1,377 @@
+//! `vault://<mount>/<path>[?version=N][#field]`: KV v1 and v2 (detected per mount),
+//! and plain reads of other engines (dynamic credentials) with their lease.
+
+use std::fmt;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
+
+use cleo_core::json::extract_field;
+use cleo_core::{
+    CredentialProvider, Error, ErrorKind, Lease, Result, Secret, SecretMeta, SecretRef,
+    SecretSource, Zeroizing, async_trait,
+};
+use reqwest::StatusCode;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::auth::{TokenProvider, VaultToken};
+use crate::config::VaultSettings;
+use crate::error::from_status;
+use crate::http::{Answer, Http};
+
+/// The backend name in metadata, errors and logs.
+pub const BACKEND: &str = "vault";
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Engine {
+    Kv1,
+    Kv2,
+    Other(String),
+}
+
+#[derive(Clone, Debug)]
+struct Mount {
+    /// With a trailing `/`, as Vault reports it.
+    path: String,
+    engine: Engine,
+}
+
+/// Reads secrets from Vault or OpenBao.
+pub struct VaultSource {
+    settings: VaultSettings,
+    http: Option<Http>,
+    auth: Arc<dyn CredentialProvider<Credential = VaultToken>>,
+    mounts: RwLock<Vec<Mount>>,
+}
+
+impl fmt::Debug for VaultSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VaultSource")
+            .field(
+                "address",
+                &self.settings.address.as_ref().map(|u| u.as_str()),
+            )
+            .field("auth", &self.auth)
+            .finish()
+    }
+}
+
+#[derive(Deserialize)]
+struct MountInfo {
+    path: String,
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    options: Option<MountOptions>,
+}
+
+#[derive(Deserialize)]
+struct MountOptions {
+    #[serde(default)]
+    version: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Kv2Data<'a> {
+    #[serde(borrow, default)]
+    data: Option<&'a RawValue>,
+    #[serde(default)]
+    metadata: Option<Kv2Metadata>,
+}
+
+#[derive(Deserialize, Default)]
+struct Kv2Metadata {
+    #[serde(default)]
+    version: u64,
+    #[serde(default)]
+    deletion_time: String,
+    #[serde(default)]
+    destroyed: bool,
+}
+
+impl VaultSource {
+    /// A source using `settings` and the standard token lookup.
+    pub fn new(settings: VaultSettings) -> Result<VaultSource> {
+        let auth = Arc::new(TokenProvider::new(settings.token_file.clone()));
+        VaultSource::with_auth(settings, auth)
+    }
+
+    /// A source using `settings` and a given credential provider.
+    pub fn with_auth(
+        settings: VaultSettings,
+        auth: Arc<dyn CredentialProvider<Credential = VaultToken>>,
+    ) -> Result<VaultSource> {
+        let http = settings
+            .address
+            .clone()
+            .map(|a| Http::new(a, &settings))
+            .transpose()?;
+        Ok(VaultSource {
+            settings,
+            http,
+            auth,
+            mounts: RwLock::new(Vec::new()),
+        })
+    }
+
+    fn http(&self) -> Result<&Http> {
+        self.http.as_ref().ok_or_else(|| {
+            Error::new(ErrorKind::ConfigInvalid, "no Vault address is configured")
+                .with_backend(BACKEND)
+                .with_hint("set VAULT_ADDR (or BAO_ADDR), or `address` in the [vault] section of cleo.toml")
+        })
+    }
+
+    fn known_mount(&self, path: &str) -> Option<Mount> {
+        let with_slash = format!("{path}/");
+        let mounts = self.mounts.read().unwrap_or_else(|e| e.into_inner());
+        mounts
+            .iter()
+            .filter(|m| with_slash.starts_with(&m.path))
+            .max_by_key(|m| m.path.len())
+            .cloned()
+    }
+
+    async fn mount_for(&self, http: &Http, path: &str, token: &VaultToken) -> Result<Mount> {
+        if let Some(m) = self.known_mount(path) {
+            return Ok(m);
+        }
+        if let Some((mount, version)) = self
+            .settings
+            .kv_versions
+            .iter()
+            .find(|(m, _)| format!("{path}/").starts_with(m.as_str()))
+        {
+            let m = Mount {
+                path: mount.clone(),
+                engine: if *version == 1 {
+                    Engine::Kv1
+                } else {
+                    Engine::Kv2
+                },
+            };
+            self.remember(m.clone());
+            return Ok(m);
+        }
+        // Any token that may read a path may ask which mount serves it and how.
+        let answer = http
+            .get(&format!("sys/internal/ui/mounts/{path}"), &[], token)
+            .await?;
+        if !answer.status.is_success() {
+            let e = self.status_error(http, &answer, path, token).await;
+            return Err(if e.kind() == ErrorKind::PermissionDenied {
+                e.with_hint(format!(
+                    "the token may not read anything under {path}, or no secrets engine is mounted there; list mounts with `bao secrets list`"
+                ))
+            } else {
+                e
+            });
+        }
+        let envelope = answer.envelope()?;
+        let info: MountInfo = envelope
+            .data
+            .and_then(|d| serde_json::from_str(d.get()).ok())
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Unexpected,
+                    format!("Vault did not describe the mount of {path}"),
+                )
+                .with_backend(BACKEND)
+            })?;
+        let engine = match (
+            info.kind.as_str(),
+            info.options.and_then(|o| o.version).as_deref(),
+        ) {
+            ("kv", Some("2")) => Engine::Kv2,
+            ("kv" | "generic", _) => Engine::Kv1,
+            (other, _) => Engine::Other(other.to_owned()),
+        };
+        let mount = Mount {
+            path: if info.path.ends_with('/') {
+                info.path
+            } else {
+                format!("{}/", info.path)
+            },
+            engine,
+        };
+        tracing::debug!(mount = %mount.path, engine = ?mount.engine, "vault mount detected");
+        self.remember(mount.clone());
+        Ok(mount)
+    }
+
+    fn remember(&self, mount: Mount) {
+        let mut mounts = self.mounts.write().unwrap_or_else(|e| e.into_inner());
+        if !mounts.iter().any(|m| m.path == mount.path) {
+            mounts.push(mount);
+        }
+    }
+
+    /// Turns a non-2xx answer into an error. A 403 may mean a bad token or a missing
+    /// policy; one lookup-self tells which, so the message can say what to fix.
+    async fn status_error(
+        &self,
+        http: &Http,
+        answer: &Answer,
+        path: &str,
+        token: &VaultToken,
+    ) -> Error {
+        let e = from_status(answer.status, &answer.errors(), path);
+        if answer.status == StatusCode::FORBIDDEN
+            && let Ok(lookup) = http.get("auth/token/lookup-self", &[], token).await
+            && lookup.status == StatusCode::FORBIDDEN
+        {
+            return Error::new(
+                ErrorKind::Unauthenticated,
+                format!(
+                    "Vault rejected the token from {}: it is invalid, expired or revoked",
+                    token.origin()
+                ),
+            )
+            .with_backend(BACKEND)
+            .with_hint("log in again (`bao login`) or set a valid VAULT_TOKEN");
+        }
+        e
+    }
+
+    async fn read(&self, reference: &SecretRef) -> Result<Secret> {
+        let http = self.http()?;
+        let token = self.auth.credential().await?;
+        let path = reference.path();
+        let mount = self.mount_for(http, path, &token).await?;
+        let rest = format!("{path}/")
+            .strip_prefix(&mount.path)
+            .map(|r| r.trim_end_matches('/').to_owned())
+            .unwrap_or_default();
+        if rest.is_empty() {
+            return Err(Error::new(
+                ErrorKind::InvalidReference,
+                format!(
+                    "{path} is the mount itself; name a secret under it, as in vault://{}my-secret",
+                    mount.path
+                ),
+            ));
+        }
+        let version = reference.param("version");
+        let (api_path, query): (String, Vec<(&str, &str)>) = match &mount.engine {
+            Engine::Kv2 => (
+                format!("{}data/{rest}", mount.path),
+                version.map(|v| vec![("version", v)]).unwrap_or_default(),
+            ),
+            engine => {
+                if version.is_some() {
+                    let what = match engine {
+                        Engine::Other(kind) => format!("a `{kind}` engine"),
+                        _ => "a KV version 1 mount".to_owned(),
+                    };
+                    return Err(Error::new(
+                        ErrorKind::Unsupported,
+                        format!(
+                            "?version= needs a KV version 2 mount, but {} is {what}",
+                            mount.path
+                        ),
+                    )
+                    .with_hint("remove ?version=, or move the secret to a KV v2 mount"));
+                }
+                (path.to_owned(), Vec::new())
+            }
+        };
+        let fetched_at = SystemTime::now();
+        let answer = http.get(&api_path, &query, &token).await?;
+
+        if answer.status == StatusCode::NOT_FOUND && mount.engine == Engine::Kv2 {
+            // KV v2 answers 404 with metadata for deleted and destroyed versions.
+            if let Ok(env) = answer.envelope()
+                && let Some(data) = env.data
+                && let Ok(kv) = serde_json::from_str::<Kv2Data>(data.get())
+                && let Some(meta) = kv.metadata
+            {
+                if meta.destroyed {
+                    return Err(Error::new(
+                        ErrorKind::NotFound,
+                        format!("version {} of {path} was destroyed", meta.version),
+                    )
+                    .with_hint("destroyed versions cannot be recovered; read another ?version= or write a new one"));
+                }
+                if !meta.deletion_time.is_empty() {
+                    return Err(Error::new(
+                        ErrorKind::NotFound,
+                        format!("version {} of {path} was deleted at {}", meta.version, meta.deletion_time),
+                    )
+                    .with_hint(format!("restore it with `bao kv undelete -versions={} {path}`, or read another ?version=", meta.version)));
+                }
+            }
+        }
+        if !answer.status.is_success() {
+            return Err(self.status_error(http, &answer, path, &token).await);
+        }
+
+        let envelope = answer.envelope()?;
+        let mut meta = SecretMeta::new(reference.as_str(), BACKEND, fetched_at);
+        let data: &RawValue = match &mount.engine {
+            Engine::Kv2 => {
+                let kv: Kv2Data = envelope
+                    .data
+                    .and_then(|d| serde_json::from_str(d.get()).ok())
+                    .ok_or_else(|| unexpected_shape(path))?;
+                if let Some(m) = kv.metadata {
+                    meta = meta.with_version(m.version.to_string());
+                }
+                kv.data
+                    .filter(|d| d.get() != "null")
+                    .ok_or_else(|| Error::new(ErrorKind::NotFound, format!("{path} has no data")))?
+            }
+            _ => envelope.data.ok_or_else(|| unexpected_shape(path))?,
+        };
+        // KV v1 reports a TTL hint without a lease id; only a real lease expires.
+        if !envelope.lease_id.is_empty() {
+            meta = meta.with_lease(Lease {
+                id: envelope.lease_id.clone(),
+                duration: Duration::from_secs(envelope.lease_duration),
+                renewable: envelope.renewable,
+            });
+        }
+        if let Some(w) = envelope.warnings.clone() {
+            meta = meta.with_warnings(w);
+        }
+        let value = match reference.field() {
+            Some(field) => extract_field(data.get().as_bytes(), field).map_err(|e| {
+                if e.kind() == ErrorKind::NotFound {
+                    Error::new(
+                        ErrorKind::NotFound,
+                        format!("{path} has no field `{field}`"),
+                    )
+                    .with_hint(e.hint().unwrap_or_default().to_owned())
+                } else {
+                    e
+                }
+            })?,
+            None => Zeroizing::new(data.get().as_bytes().to_vec()),
+        };
+        Ok(Secret::new(value, meta))
+    }
+}
+
+fn unexpected_shape(path: &str) -> Error {
+    Error::new(
+        ErrorKind::Unexpected,
+        format!("Vault's answer for {path} does not have the shape of a secret"),
+    )
+    .with_hint("check that the reference names a secret and not a list or a mount")
+}
+
+#[async_trait]
+impl SecretSource for VaultSource {
+    fn backend(&self) -> &'static str {
+        BACKEND
+    }
+
+    fn schemes(&self) -> &'static [&'static str] {
+        &[crate::SCHEME]
+    }
+
+    async fn fetch(&self, reference: &SecretRef) -> Result<Secret> {
+        self.read(reference)
+            .await
+            .map_err(|e| e.or_reference(reference.as_str()).with_backend(BACKEND))
+    }
+}

