@@ -36,7 +36,7 @@ free_port() {
 }
 
 random_token() {
-  "$CLEO_VENV/bin/python" -c 'import secrets; print("s." + secrets.token_urlsafe(24))'
+  "$CLEO_VENV/bin/python" -c 'import secrets; print("dev-" + secrets.token_hex(16))'
 }
 
 stop_peers() {

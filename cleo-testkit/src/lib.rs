@@ -97,3 +97,114 @@ pub fn openbao() -> (String, String) {
         ),
     }
 }
+
+/// Administers the test OpenBao over its HTTP API with the root token: writes
+/// secrets, enables mounts, makes policies and tokens. For test set-up only.
+pub struct VaultAdmin {
+    addr: String,
+    token: String,
+    http: reqwest::Client,
+}
+
+impl VaultAdmin {
+    /// An admin client for the server `scripts/test` started.
+    pub fn new() -> VaultAdmin {
+        let (addr, token) = openbao();
+        VaultAdmin {
+            addr,
+            token,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// The server address.
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// The root token.
+    pub fn root_token(&self) -> &str {
+        &self.token
+    }
+
+    /// Sends `method /v1/<path>` with an optional JSON body; panics unless 2xx.
+    pub async fn call(&self, method: &str, path: &str, body: Option<serde_json::Value>) -> serde_json::Value {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self
+            .http
+            .request(method.clone(), format!("{}/v1/{path}", self.addr))
+            .header("X-Vault-Token", &self.token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("OpenBao request");
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        assert!(status.is_success(), "{method} {path}: HTTP {status}: {text}");
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// Writes `data` to KV v2 mount `mount` at `path`; returns the new version.
+    pub async fn put_kv2(&self, mount: &str, path: &str, data: serde_json::Value) -> u64 {
+        let r = self
+            .call("POST", &format!("{mount}/data/{path}"), Some(serde_json::json!({ "data": data })))
+            .await;
+        r["data"]["version"].as_u64().expect("version")
+    }
+
+    /// Writes `data` to KV v1 mount `mount` at `path`.
+    pub async fn put_kv1(&self, mount: &str, path: &str, data: serde_json::Value) {
+        self.call("POST", &format!("{mount}/{path}"), Some(data)).await;
+    }
+
+    /// Enables a KV mount of `version` at a fresh path and returns the path.
+    pub async fn kv_mount(&self, version: u8) -> String {
+        let path = unique(&format!("kv{version}"));
+        self.call(
+            "POST",
+            &format!("sys/mounts/{path}"),
+            Some(serde_json::json!({"type": "kv", "options": {"version": version.to_string()}})),
+        )
+        .await;
+        path
+    }
+
+    /// Creates a policy and a token that has only it; returns the token.
+    pub async fn token_with_policy(&self, hcl: &str) -> String {
+        let name = unique("policy");
+        self.call("PUT", &format!("sys/policies/acl/{name}"), Some(serde_json::json!({ "policy": hcl })))
+            .await;
+        let r = self
+            .call(
+                "POST",
+                "auth/token/create",
+                Some(serde_json::json!({"policies": [name], "ttl": "1h"})),
+            )
+            .await;
+        r["auth"]["client_token"].as_str().expect("token").to_owned()
+    }
+
+    /// Creates a token with a chosen id (a canary) and the root policy.
+    pub async fn token_with_id(&self, id: &str) -> String {
+        let r = self
+            .call(
+                "POST",
+                "auth/token/create",
+                Some(serde_json::json!({"id": id, "policies": ["root"], "ttl": "1h"})),
+            )
+            .await;
+        r["auth"]["client_token"].as_str().expect("token").to_owned()
+    }
+
+    /// Revokes a token.
+    pub async fn revoke(&self, token: &str) {
+        self.call("POST", "auth/token/revoke", Some(serde_json::json!({ "token": token })))
+            .await;
+    }
+}
+
+impl Default for VaultAdmin {
+    fn default() -> Self {
+        VaultAdmin::new()
+    }
+}

@@ -155,6 +155,36 @@ impl CredentialProvider for TokenProvider {
     }
 }
 
+/// Hands out one token given by the program (for services that receive it from
+/// their platform, and for tests).
+pub struct StaticTokenProvider {
+    token: Arc<VaultToken>,
+}
+
+impl StaticTokenProvider {
+    /// A provider for `token`; `origin` names where it came from in messages.
+    pub fn new(token: SecretString, origin: impl Into<String>) -> Self {
+        StaticTokenProvider {
+            token: Arc::new(VaultToken::new(token, origin, None)),
+        }
+    }
+}
+
+impl fmt::Debug for StaticTokenProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StaticTokenProvider").field("token", &self.token).finish()
+    }
+}
+
+#[async_trait]
+impl CredentialProvider for StaticTokenProvider {
+    type Credential = VaultToken;
+
+    async fn credential(&self) -> Result<Arc<VaultToken>> {
+        Ok(Arc::clone(&self.token))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use cleo_core::{Config, Registry, Result};
 
-pub use auth::{TokenProvider, VaultToken};
+pub use auth::{StaticTokenProvider, TokenProvider, VaultToken};
+/// Re-exported for building tokens: `SecretString::from(String)`.
+pub use secrecy::SecretString;
 pub use config::{VaultConfig, VaultSettings};
 pub use source::{BACKEND, VaultSource};
 

@@ -228,7 +228,10 @@ impl VaultSource {
                 ),
             )
             .with_backend(BACKEND)
-            .with_hint("log in again (`bao login`) or set a valid VAULT_TOKEN");
+            .with_hint(
+                "log in again (`bao login`) or set a valid VAULT_TOKEN; a token created with \
+                 no_default_policy cannot look itself up and also lands here",
+            );
         }
         e
     }
