@@ -100,3 +100,9 @@ build_all() {
   log "building and installing the Python module (maturin develop)"
   (cd "$CLEO_ROOT/cleo-py" && maturin develop --quiet --locked >/dev/null)
 }
+
+# Where cargo puts binaries (honours CARGO_TARGET_DIR).
+target_dir() {
+  cargo metadata --format-version 1 --no-deps --locked \
+    | "$CLEO_VENV/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])'
+}

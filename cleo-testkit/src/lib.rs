@@ -128,7 +128,12 @@ impl VaultAdmin {
     }
 
     /// Sends `method /v1/<path>` with an optional JSON body; panics unless 2xx.
-    pub async fn call(&self, method: &str, path: &str, body: Option<serde_json::Value>) -> serde_json::Value {
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> serde_json::Value {
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
         let mut req = self
             .http
@@ -140,21 +145,29 @@ impl VaultAdmin {
         let resp = req.send().await.expect("OpenBao request");
         let status = resp.status();
         let text = resp.text().await.unwrap_or_default();
-        assert!(status.is_success(), "{method} {path}: HTTP {status}: {text}");
+        assert!(
+            status.is_success(),
+            "{method} {path}: HTTP {status}: {text}"
+        );
         serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
     }
 
     /// Writes `data` to KV v2 mount `mount` at `path`; returns the new version.
     pub async fn put_kv2(&self, mount: &str, path: &str, data: serde_json::Value) -> u64 {
         let r = self
-            .call("POST", &format!("{mount}/data/{path}"), Some(serde_json::json!({ "data": data })))
+            .call(
+                "POST",
+                &format!("{mount}/data/{path}"),
+                Some(serde_json::json!({ "data": data })),
+            )
             .await;
         r["data"]["version"].as_u64().expect("version")
     }
 
     /// Writes `data` to KV v1 mount `mount` at `path`.
     pub async fn put_kv1(&self, mount: &str, path: &str, data: serde_json::Value) {
-        self.call("POST", &format!("{mount}/{path}"), Some(data)).await;
+        self.call("POST", &format!("{mount}/{path}"), Some(data))
+            .await;
     }
 
     /// Enables a KV mount of `version` at a fresh path and returns the path.
@@ -172,8 +185,12 @@ impl VaultAdmin {
     /// Creates a policy and a token that has only it; returns the token.
     pub async fn token_with_policy(&self, hcl: &str) -> String {
         let name = unique("policy");
-        self.call("PUT", &format!("sys/policies/acl/{name}"), Some(serde_json::json!({ "policy": hcl })))
-            .await;
+        self.call(
+            "PUT",
+            &format!("sys/policies/acl/{name}"),
+            Some(serde_json::json!({ "policy": hcl })),
+        )
+        .await;
         let r = self
             .call(
                 "POST",
@@ -181,7 +198,10 @@ impl VaultAdmin {
                 Some(serde_json::json!({"policies": [name], "ttl": "1h"})),
             )
             .await;
-        r["auth"]["client_token"].as_str().expect("token").to_owned()
+        r["auth"]["client_token"]
+            .as_str()
+            .expect("token")
+            .to_owned()
     }
 
     /// Creates a token with a chosen id (a canary) and the root policy.
@@ -193,13 +213,20 @@ impl VaultAdmin {
                 Some(serde_json::json!({"id": id, "policies": ["root"], "ttl": "1h"})),
             )
             .await;
-        r["auth"]["client_token"].as_str().expect("token").to_owned()
+        r["auth"]["client_token"]
+            .as_str()
+            .expect("token")
+            .to_owned()
     }
 
     /// Revokes a token.
     pub async fn revoke(&self, token: &str) {
-        self.call("POST", "auth/token/revoke", Some(serde_json::json!({ "token": token })))
-            .await;
+        self.call(
+            "POST",
+            "auth/token/revoke",
+            Some(serde_json::json!({ "token": token })),
+        )
+        .await;
     }
 }
 

@@ -172,7 +172,9 @@ impl StaticTokenProvider {
 
 impl fmt::Debug for StaticTokenProvider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("StaticTokenProvider").field("token", &self.token).finish()
+        f.debug_struct("StaticTokenProvider")
+            .field("token", &self.token)
+            .finish()
     }
 }
 

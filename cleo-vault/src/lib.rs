@@ -11,9 +11,9 @@ use std::sync::Arc;
 use cleo_core::{Config, Registry, Result};
 
 pub use auth::{StaticTokenProvider, TokenProvider, VaultToken};
+pub use config::{VaultConfig, VaultSettings};
 /// Re-exported for building tokens: `SecretString::from(String)`.
 pub use secrecy::SecretString;
-pub use config::{VaultConfig, VaultSettings};
 pub use source::{BACKEND, VaultSource};
 
 /// The reference scheme this crate serves.

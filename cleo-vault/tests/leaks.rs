@@ -18,7 +18,11 @@ async fn nothing_secret_reaches_logs_debug_or_errors() {
     admin.token_with_id(&token).await;
     let path = unique("leak");
     admin
-        .put_kv2("secret", &path, json!({"password": value, "user": other_field}))
+        .put_kv2(
+            "secret",
+            &path,
+            json!({"password": value, "user": other_field}),
+        )
         .await;
 
     let settings = VaultSettings::resolve(&VaultConfig {
@@ -26,7 +30,10 @@ async fn nothing_secret_reaches_logs_debug_or_errors() {
         ..Default::default()
     })
     .unwrap();
-    let auth = Arc::new(StaticTokenProvider::new(SecretString::from(token.clone()), "test"));
+    let auth = Arc::new(StaticTokenProvider::new(
+        SecretString::from(token.clone()),
+        "test",
+    ));
     let src = VaultSource::with_auth(settings, auth).unwrap();
     let mut seen = String::new();
 
@@ -56,12 +63,18 @@ async fn nothing_secret_reaches_logs_debug_or_errors() {
     seen.push_str(&format!("{e}\n{e:?}\n"));
 
     let logged = logs.text();
-    assert!(logged.contains("vault GET"), "TRACE capture is not working: {logged}");
+    assert!(
+        logged.contains("vault GET"),
+        "TRACE capture is not working: {logged}"
+    );
     assert!(
         logged.contains("hyper_util") && logged.contains("TRACE"),
         "dependencies' TRACE logs are not captured"
     );
-    for (what, text) in [("errors and Debug", seen.as_str()), ("TRACE logs", logged.as_str())] {
+    for (what, text) in [
+        ("errors and Debug", seen.as_str()),
+        ("TRACE logs", logged.as_str()),
+    ] {
         assert_no_canary(what, text, &[&value, &other_field, &token]);
     }
 }

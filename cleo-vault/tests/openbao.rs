@@ -14,7 +14,10 @@ fn source_at(addr: &str, token: &str) -> VaultSource {
         ..Default::default()
     })
     .unwrap();
-    let auth = Arc::new(StaticTokenProvider::new(SecretString::from(token.to_owned()), "test"));
+    let auth = Arc::new(StaticTokenProvider::new(
+        SecretString::from(token.to_owned()),
+        "test",
+    ));
     VaultSource::with_auth(settings, auth).unwrap()
 }
 
@@ -30,21 +33,39 @@ async fn fetch(src: &VaultSource, reference: &str) -> cleo_core::Result<cleo_cor
 async fn kv2_reads_a_field_the_whole_map_and_old_versions() {
     let admin = VaultAdmin::new();
     let path = unique("app");
-    admin.put_kv2("secret", &path, json!({"user": "bob", "password": "v1-pass"})).await;
-    let v2 = admin.put_kv2("secret", &path, json!({"user": "bob", "password": "v2-pass"})).await;
+    admin
+        .put_kv2(
+            "secret",
+            &path,
+            json!({"user": "bob", "password": "v1-pass"}),
+        )
+        .await;
+    let v2 = admin
+        .put_kv2(
+            "secret",
+            &path,
+            json!({"user": "bob", "password": "v2-pass"}),
+        )
+        .await;
     let src = source(&admin);
 
-    let s = fetch(&src, &format!("vault://secret/{path}#password")).await.unwrap();
+    let s = fetch(&src, &format!("vault://secret/{path}#password"))
+        .await
+        .unwrap();
     assert_eq!(s.expose_secret(), b"v2-pass");
     assert_eq!(s.meta().version.as_deref(), Some(v2.to_string().as_str()));
     assert_eq!(s.meta().backend, "vault");
     assert!(s.meta().expires_at.is_none());
 
-    let old = fetch(&src, &format!("vault://secret/{path}?version=1#password")).await.unwrap();
+    let old = fetch(&src, &format!("vault://secret/{path}?version=1#password"))
+        .await
+        .unwrap();
     assert_eq!(old.expose_secret(), b"v1-pass");
     assert_eq!(old.meta().version.as_deref(), Some("1"));
 
-    let whole = fetch(&src, &format!("vault://secret/{path}")).await.unwrap();
+    let whole = fetch(&src, &format!("vault://secret/{path}"))
+        .await
+        .unwrap();
     let map: serde_json::Value = serde_json::from_slice(whole.expose_secret()).unwrap();
     assert_eq!(map, json!({"user": "bob", "password": "v2-pass"}));
 }
@@ -55,7 +76,11 @@ async fn exact_bytes_round_trip_for_unicode_escapes_and_empty_values() {
     let path = unique("bytes");
     let tricky = "é\"\\\n\t\u{0}😀 end";
     admin
-        .put_kv2("secret", &path, json!({"tricky": tricky, "empty": "", "n": 42, "obj": {"a": [1, 2]}}))
+        .put_kv2(
+            "secret",
+            &path,
+            json!({"tricky": tricky, "empty": "", "n": 42, "obj": {"a": [1, 2]}}),
+        )
         .await;
     let src = source(&admin);
     let get = |f: &str| {
@@ -73,9 +98,13 @@ async fn exact_bytes_round_trip_for_unicode_escapes_and_empty_values() {
 async fn kv1_mounts_are_detected_and_reject_versions() {
     let admin = VaultAdmin::new();
     let mount = admin.kv_mount(1).await;
-    admin.put_kv1(&mount, "svc/db", json!({"password": "kv1-pass"})).await;
+    admin
+        .put_kv1(&mount, "svc/db", json!({"password": "kv1-pass"}))
+        .await;
     let src = source(&admin);
-    let s = fetch(&src, &format!("vault://{mount}/svc/db#password")).await.unwrap();
+    let s = fetch(&src, &format!("vault://{mount}/svc/db#password"))
+        .await
+        .unwrap();
     assert_eq!(s.expose_secret(), b"kv1-pass");
     assert!(s.meta().version.is_none());
     let e = fetch(&src, &format!("vault://{mount}/svc/db?version=1#password"))
@@ -91,10 +120,16 @@ async fn nested_kv2_mounts_resolve_to_the_longest_mount() {
     let outer = unique("team");
     let mount = format!("{outer}/kv");
     admin
-        .call("POST", &format!("sys/mounts/{mount}"), Some(json!({"type": "kv", "options": {"version": "2"}})))
+        .call(
+            "POST",
+            &format!("sys/mounts/{mount}"),
+            Some(json!({"type": "kv", "options": {"version": "2"}})),
+        )
         .await;
     admin.put_kv2(&mount, "app", json!({"k": "nested"})).await;
-    let s = fetch(&source(&admin), &format!("vault://{mount}/app#k")).await.unwrap();
+    let s = fetch(&source(&admin), &format!("vault://{mount}/app#k"))
+        .await
+        .unwrap();
     assert_eq!(s.expose_secret(), b"nested");
 }
 
@@ -106,28 +141,47 @@ async fn missing_path_field_deleted_and_destroyed_versions_are_distinct_errors()
     admin.put_kv2("secret", &path, json!({"a": "2"})).await;
     admin.put_kv2("secret", &path, json!({"a": "3"})).await;
     admin
-        .call("POST", &format!("secret/delete/{path}"), Some(json!({"versions": [1]})))
+        .call(
+            "POST",
+            &format!("secret/delete/{path}"),
+            Some(json!({"versions": [1]})),
+        )
         .await;
     admin
-        .call("POST", &format!("secret/destroy/{path}"), Some(json!({"versions": [2]})))
+        .call(
+            "POST",
+            &format!("secret/destroy/{path}"),
+            Some(json!({"versions": [2]})),
+        )
         .await;
     let src = source(&admin);
 
-    let missing = fetch(&src, &format!("vault://secret/{}#a", unique("nothing-here"))).await.unwrap_err();
+    let missing = fetch(
+        &src,
+        &format!("vault://secret/{}#a", unique("nothing-here")),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(missing.kind(), ErrorKind::NotFound);
     assert!(missing.to_string().contains("no secret at"), "{missing}");
 
-    let field = fetch(&src, &format!("vault://secret/{path}#b")).await.unwrap_err();
+    let field = fetch(&src, &format!("vault://secret/{path}#b"))
+        .await
+        .unwrap_err();
     assert_eq!(field.kind(), ErrorKind::NotFound);
     assert!(field.to_string().contains("no field `b`"), "{field}");
     assert!(field.to_string().contains("fields present: a"), "{field}");
 
-    let deleted = fetch(&src, &format!("vault://secret/{path}?version=1#a")).await.unwrap_err();
+    let deleted = fetch(&src, &format!("vault://secret/{path}?version=1#a"))
+        .await
+        .unwrap_err();
     assert_eq!(deleted.kind(), ErrorKind::NotFound);
     assert!(deleted.to_string().contains("was deleted"), "{deleted}");
     assert!(deleted.to_string().contains("undelete"), "{deleted}");
 
-    let destroyed = fetch(&src, &format!("vault://secret/{path}?version=2#a")).await.unwrap_err();
+    let destroyed = fetch(&src, &format!("vault://secret/{path}?version=2#a"))
+        .await
+        .unwrap_err();
     assert_eq!(destroyed.kind(), ErrorKind::NotFound);
     assert!(destroyed.to_string().contains("destroyed"), "{destroyed}");
 
@@ -144,26 +198,43 @@ async fn a_bad_token_is_unauthenticated_and_a_missing_policy_is_permission_denie
     let path = unique("guarded");
     admin.put_kv2("secret", &path, json!({"k": "v"})).await;
 
-    let bad = fetch(&source_at(admin.addr(), "s.not-a-real-token"), &format!("vault://secret/{path}#k"))
-        .await
-        .unwrap_err();
+    let bad = fetch(
+        &source_at(admin.addr(), "s.not-a-real-token"),
+        &format!("vault://secret/{path}#k"),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(bad.kind(), ErrorKind::Unauthenticated, "{bad}");
-    assert!(bad.to_string().contains("invalid, expired or revoked"), "{bad}");
+    assert!(
+        bad.to_string().contains("invalid, expired or revoked"),
+        "{bad}"
+    );
 
     let other = unique("other");
     let narrow = admin
-        .token_with_policy(&format!("path \"secret/data/{other}\" {{ capabilities = [\"read\"] }}"))
+        .token_with_policy(&format!(
+            "path \"secret/data/{other}\" {{ capabilities = [\"read\"] }}"
+        ))
         .await;
-    let denied = fetch(&source_at(admin.addr(), &narrow), &format!("vault://secret/{path}#k"))
-        .await
-        .unwrap_err();
+    let denied = fetch(
+        &source_at(admin.addr(), &narrow),
+        &format!("vault://secret/{path}#k"),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(denied.kind(), ErrorKind::PermissionDenied, "{denied}");
 
-    let revoked = admin.token_with_policy("path \"secret/*\" { capabilities = [\"read\"] }").await;
+    let revoked = admin
+        .token_with_policy("path \"secret/*\" { capabilities = [\"read\"] }")
+        .await;
     let src = source_at(admin.addr(), &revoked);
-    fetch(&src, &format!("vault://secret/{path}#k")).await.unwrap();
+    fetch(&src, &format!("vault://secret/{path}#k"))
+        .await
+        .unwrap();
     admin.revoke(&revoked).await;
-    let e = fetch(&src, &format!("vault://secret/{path}#k")).await.unwrap_err();
+    let e = fetch(&src, &format!("vault://secret/{path}#k"))
+        .await
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Unauthenticated, "{e}");
 }
 
@@ -184,9 +255,12 @@ async fn a_server_that_is_down_is_unavailable_and_temporary() {
 #[tokio::test]
 async fn a_missing_mount_says_what_to_check() {
     let admin = VaultAdmin::new();
-    let e = fetch(&source(&admin), &format!("vault://{}/app#k", unique("nomount")))
-        .await
-        .unwrap_err();
+    let e = fetch(
+        &source(&admin),
+        &format!("vault://{}/app#k", unique("nomount")),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::PermissionDenied, "{e}");
     assert!(e.to_string().contains("bao secrets list"), "{e}");
 }
@@ -200,7 +274,10 @@ async fn no_address_is_a_config_error_at_first_read() {
     }
     let src = VaultSource::with_auth(
         settings,
-        Arc::new(StaticTokenProvider::new(SecretString::from("t".to_owned()), "test")),
+        Arc::new(StaticTokenProvider::new(
+            SecretString::from("t".to_owned()),
+            "test",
+        )),
     )
     .unwrap();
     let e = fetch(&src, "vault://secret/app#k").await.unwrap_err();
