@@ -9,7 +9,7 @@ async fn main() -> Result<(), cleo_core::Error> {
     let config = Config::discover(None)?;
     let mut registry = Registry::with_builtin();
     cleo_vault::register(&mut registry, &config)?;
-    let client = Client::new(config, registry);
+    let client = Client::new(config, registry)?;
     for name in [
         "artifacts/s3/bucket",
         "artifacts/s3/role",

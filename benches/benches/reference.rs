@@ -16,7 +16,7 @@ fn parse(c: &mut Criterion) {
     let config =
         Config::parse("[secrets]\n\"mlflow/api_token\" = \"vault://secret/mlflow#api_token\"\n")
             .unwrap();
-    let client = Client::new(config, Registry::with_builtin());
+    let client = Client::new(config, Registry::with_builtin()).unwrap();
     c.bench_function("resolve logical name", |b| {
         b.iter(|| client.resolve(black_box("mlflow/api_token")).unwrap())
     });

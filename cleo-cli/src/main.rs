@@ -16,7 +16,7 @@ fn build_client(config_path: Option<&std::path::Path>) -> Result<Client, Error> 
     let mut registry = Registry::with_builtin();
     cleo_vault::register(&mut registry, &config)?;
     cleo_aws::register(&mut registry);
-    Ok(Client::new(config, registry))
+    Client::new(config, registry)
 }
 
 /// The exit code for an error kind; documented in `cleo --help`.

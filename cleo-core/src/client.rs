@@ -1,11 +1,13 @@
-//! The user-facing handle: resolves logical names, picks the source, and carries
-//! the convenience methods that the minimal [`SecretSource`] trait leaves out.
+//! The user-facing handle: resolves logical names, picks the source, answers from
+//! the cache, and carries the convenience methods that the minimal
+//! [`SecretSource`] trait leaves out.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use zeroize::Zeroizing;
 
+use crate::cache::{Cache, EntryState};
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::reference::{Reference, SecretRef};
@@ -13,19 +15,31 @@ use crate::registry::Registry;
 use crate::secret::Secret;
 use crate::source::SecretSource;
 
-/// Reads secrets by reference or logical name. Cheap to clone.
+/// Reads secrets by reference or logical name. Cheap to clone; clones share the cache.
+///
+/// Layers, outermost first: cache (keyed by the string the caller gave), then
+/// tracing of each backend fetch, then the source. A cache hit costs one map lookup
+/// and no parsing, which is why the cache sits outside name resolution.
 #[derive(Debug, Clone)]
 pub struct Client {
     config: Arc<Config>,
     registry: Arc<Registry>,
+    cache: Option<Cache<Secret>>,
 }
 
 impl Client {
-    /// A client over `registry`, resolving logical names through `config`.
-    pub fn new(config: Config, registry: Registry) -> Self {
+    /// A client with a cache built from the `[cache]` section of `config`.
+    pub fn new(config: Config, registry: Registry) -> Result<Self> {
+        let cache = Cache::new(config.cache_settings()?)?;
+        Ok(Client::with_cache(config, registry, Some(cache)))
+    }
+
+    /// A client with the given cache, or none (every read goes to the backend).
+    pub fn with_cache(config: Config, registry: Registry, cache: Option<Cache<Secret>>) -> Self {
         Client {
             config: Arc::new(config),
             registry: Arc::new(registry),
+            cache,
         }
     }
 
@@ -39,6 +53,11 @@ impl Client {
         &self.registry
     }
 
+    /// The cache, if any.
+    pub fn cache(&self) -> Option<&Cache<Secret>> {
+        self.cache.as_ref()
+    }
+
     /// Turns a reference or logical name into a direct reference.
     pub fn resolve(&self, input: &str) -> Result<SecretRef> {
         match Reference::parse(input)? {
@@ -50,12 +69,9 @@ impl Client {
                         Some(p) => format!("add it to [secrets] in {}", p.display()),
                         None => "no cleo.toml was found: pass --config, set CLEO_CONFIG, or create ./cleo.toml with a [secrets] table".to_owned(),
                     };
-                    Err(Error::new(
-                        ErrorKind::NotFound,
-                        format!("unknown logical name `{name}`"),
-                    )
-                    .with_reference(name)
-                    .with_hint(from))
+                    Err(Error::new(ErrorKind::NotFound, format!("unknown logical name `{name}`"))
+                        .with_reference(name)
+                        .with_hint(from))
                 }
             },
         }
@@ -66,42 +82,32 @@ impl Client {
         self.registry.source_for(reference)
     }
 
-    /// Fetches a secret by reference or logical name.
+    /// The value cached for `input`, without going to the backend. Synchronous, for
+    /// bindings that want to skip the async machinery on a hit.
+    pub fn get_cached(&self, input: &str) -> Option<Secret> {
+        self.cache.as_ref()?.get_cached(input)
+    }
+
+    /// Fetches a secret by reference or logical name, from the cache when it can.
     pub async fn get(&self, input: &str) -> Result<Secret> {
-        let reference = self.resolve(input)?;
-        let source = self.source_for(&reference)?;
-        let backend = source.backend();
-        let started = Instant::now();
-        tracing::debug!(reference = %reference, backend, "fetching secret");
-        let result = source.fetch(&reference).await;
-        let elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
-        match &result {
-            Ok(secret) => tracing::debug!(
-                reference = %reference,
-                backend,
-                version = secret.meta().version.as_deref().unwrap_or("-"),
-                elapsed_ms,
-                outcome = "ok",
-                "fetched secret"
-            ),
-            Err(e) => tracing::debug!(
-                reference = %reference,
-                backend,
-                elapsed_ms,
-                outcome = e.kind().as_str(),
-                "fetch failed"
-            ),
+        if let Some(hit) = self.get_cached(input) {
+            return Ok(hit);
         }
-        let logical = input != reference.as_str();
-        result.map_err(|e| {
-            let e = e.or_reference(reference.as_str()).with_backend(backend);
-            if logical {
-                let r = format!("{input} = {}", e.reference().unwrap_or(reference.as_str()));
-                e.with_reference(r)
-            } else {
-                e
+        let reference = self.resolve(input)?;
+        let source = Arc::clone(self.source_for(&reference)?);
+        let backend = source.backend();
+        let ttl = self.config.secret(input).and_then(|e| e.ttl);
+        let logical = (input != reference.as_str()).then(|| input.to_owned());
+        let result = match &self.cache {
+            None => traced_fetch(source, reference, logical).await,
+            Some(cache) => {
+                let fetch = crate::cache::fetcher(move || {
+                    traced_fetch(Arc::clone(&source), reference.clone(), logical.clone())
+                });
+                cache.get_with(input, backend, ttl, fetch).await
             }
-        })
+        };
+        result
     }
 
     /// Fetches a secret and returns it as text in a wiping buffer.
@@ -109,4 +115,52 @@ impl Client {
         let secret = self.get(input).await?;
         Ok(Zeroizing::new(secret.expose_str()?.to_owned()))
     }
+
+    /// Drops the cached value for `input`, so the next read goes to the backend
+    /// (for example after a server answered 401 to a cached token).
+    pub fn invalidate(&self, input: &str) {
+        if let Some(c) = &self.cache {
+            c.invalidate(input);
+        }
+    }
+
+    /// Where `input` stands in the cache.
+    pub fn cache_state(&self, input: &str) -> Option<EntryState> {
+        self.cache.as_ref()?.state(input)
+    }
+}
+
+async fn traced_fetch(source: Arc<dyn SecretSource>, reference: SecretRef, logical: Option<String>) -> Result<Secret> {
+    let backend = source.backend();
+    let started = Instant::now();
+    tracing::debug!(reference = %reference, backend, "fetching secret");
+    let result = source.fetch(&reference).await;
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
+    match &result {
+        Ok(secret) => tracing::debug!(
+            reference = %reference,
+            backend,
+            version = secret.meta().version.as_deref().unwrap_or("-"),
+            elapsed_ms,
+            outcome = "ok",
+            "fetched secret"
+        ),
+        Err(e) => tracing::debug!(
+            reference = %reference,
+            backend,
+            elapsed_ms,
+            outcome = e.kind().as_str(),
+            "fetch failed"
+        ),
+    }
+    result.map_err(|e| {
+        let e = e.or_reference(reference.as_str()).with_backend(backend);
+        match logical {
+            Some(name) => {
+                let r = format!("{name} = {}", e.reference().unwrap_or(reference.as_str()));
+                e.with_reference(r)
+            }
+            None => e,
+        }
+    })
 }

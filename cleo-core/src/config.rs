@@ -201,6 +201,11 @@ impl Config {
         self.secrets.iter().map(|(k, v)| (k.as_str(), v))
     }
 
+    /// The `[cache]` section, with defaults for what it leaves out.
+    pub fn cache_settings(&self) -> Result<crate::cache::CacheSettings> {
+        self.section::<crate::cache::RawCacheSettings>("cache")?.resolve()
+    }
+
     /// Deserializes a backend's section (`[vault]`, `[aws]`), or `T::default()` when absent.
     pub fn section<T: DeserializeOwned + Default>(&self, name: &str) -> Result<T> {
         match self.sections.get(name) {

@@ -2,6 +2,7 @@
 //! identifier-only context (reference, backend). Never a value.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// What went wrong, in terms a caller can act on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -63,6 +64,8 @@ impl fmt::Display for ErrorKind {
 /// Its `Display` reads `<what failed> (reference: .., backend: ..)`, followed by what
 /// to do about it. It carries identifiers only: the caller is responsible for never
 /// putting a secret value into `message` or `hint`, and cleo's own sources never do.
+/// Cloning is cheap: one fetch's error can be handed to every caller that waited on it.
+#[derive(Clone)]
 pub struct Error {
     kind: ErrorKind,
     message: String,
@@ -70,7 +73,8 @@ pub struct Error {
     reference: Option<String>,
     backend: Option<&'static str>,
     temporary: bool,
-    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    attempts: u32,
+    source: Option<Arc<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
 /// Shorthand for `Result<T, cleo_core::Error>`.
@@ -86,6 +90,7 @@ impl Error {
             reference: None,
             backend: None,
             temporary: kind.is_temporary_by_default(),
+            attempts: 1,
             source: None,
         }
     }
@@ -126,8 +131,19 @@ impl Error {
     /// Attaches the underlying cause. Only pass errors that cannot contain a value
     /// (I/O, transport, parse positions), never a response body.
     pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
-        self.source = Some(Box::new(source));
+        self.source = Some(Arc::new(source));
         self
+    }
+
+    /// Records that the operation was tried `attempts` times before giving up.
+    pub fn with_attempts(mut self, attempts: u32) -> Self {
+        self.attempts = attempts;
+        self
+    }
+
+    /// How many times the operation was tried.
+    pub fn attempts(&self) -> u32 {
+        self.attempts
     }
 
     /// The kind of failure.
@@ -173,6 +189,9 @@ impl fmt::Display for Error {
         if let Some(source) = &self.source {
             write!(f, ": {source}")?;
         }
+        if self.attempts > 1 {
+            write!(f, " (gave up after {} attempts)", self.attempts)?;
+        }
         if let Some(hint) = &self.hint {
             write!(f, ". {hint}")?;
         }
@@ -188,6 +207,7 @@ impl fmt::Debug for Error {
             .field("reference", &self.reference)
             .field("backend", &self.backend)
             .field("temporary", &self.temporary)
+            .field("attempts", &self.attempts)
             .field("hint", &self.hint)
             .field("source", &self.source)
             .finish()

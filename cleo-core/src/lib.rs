@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
 
+pub mod cache;
 mod client;
+mod clock;
 mod config;
 mod credential;
 mod error;
@@ -11,7 +13,9 @@ mod secret;
 mod source;
 pub mod sources;
 
+pub use cache::{Cache, CacheSettings, CacheValue, CachedCredentialProvider, CachedSource, EntryState};
 pub use client::Client;
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{CONFIG_ENV, Config, DEFAULT_FILE, SecretEntry};
 pub use credential::{CredentialProvider, Expiring};
 pub use error::{Error, ErrorKind, Result};

@@ -257,7 +257,7 @@ fn build_client(config: Option<PathBuf>) -> cleo_core::Result<cleo_core::Client>
     let mut registry = Registry::with_builtin();
     cleo_vault::register(&mut registry, &config)?;
     cleo_aws::register(&mut registry);
-    Ok(cleo_core::Client::new(config, registry))
+    cleo_core::Client::new(config, registry)
 }
 
 #[pymethods]
