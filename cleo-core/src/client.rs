@@ -69,9 +69,12 @@ impl Client {
                         Some(p) => format!("add it to [secrets] in {}", p.display()),
                         None => "no cleo.toml was found: pass --config, set CLEO_CONFIG, or create ./cleo.toml with a [secrets] table".to_owned(),
                     };
-                    Err(Error::new(ErrorKind::NotFound, format!("unknown logical name `{name}`"))
-                        .with_reference(name)
-                        .with_hint(from))
+                    Err(Error::new(
+                        ErrorKind::NotFound,
+                        format!("unknown logical name `{name}`"),
+                    )
+                    .with_reference(name)
+                    .with_hint(from))
                 }
             },
         }
@@ -98,7 +101,7 @@ impl Client {
         let backend = source.backend();
         let ttl = self.config.secret(input).and_then(|e| e.ttl);
         let logical = (input != reference.as_str()).then(|| input.to_owned());
-        let result = match &self.cache {
+        match &self.cache {
             None => traced_fetch(source, reference, logical).await,
             Some(cache) => {
                 let fetch = crate::cache::fetcher(move || {
@@ -106,8 +109,7 @@ impl Client {
                 });
                 cache.get_with(input, backend, ttl, fetch).await
             }
-        };
-        result
+        }
     }
 
     /// Fetches a secret and returns it as text in a wiping buffer.
@@ -130,7 +132,11 @@ impl Client {
     }
 }
 
-async fn traced_fetch(source: Arc<dyn SecretSource>, reference: SecretRef, logical: Option<String>) -> Result<Secret> {
+async fn traced_fetch(
+    source: Arc<dyn SecretSource>,
+    reference: SecretRef,
+    logical: Option<String>,
+) -> Result<Secret> {
     let backend = source.backend();
     let started = Instant::now();
     tracing::debug!(reference = %reference, backend, "fetching secret");

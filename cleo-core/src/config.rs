@@ -203,7 +203,8 @@ impl Config {
 
     /// The `[cache]` section, with defaults for what it leaves out.
     pub fn cache_settings(&self) -> Result<crate::cache::CacheSettings> {
-        self.section::<crate::cache::RawCacheSettings>("cache")?.resolve()
+        self.section::<crate::cache::RawCacheSettings>("cache")?
+            .resolve()
     }
 
     /// Deserializes a backend's section (`[vault]`, `[aws]`), or `T::default()` when absent.

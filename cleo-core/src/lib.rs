@@ -13,7 +13,9 @@ mod secret;
 mod source;
 pub mod sources;
 
-pub use cache::{Cache, CacheSettings, CacheValue, CachedCredentialProvider, CachedSource, EntryState};
+pub use cache::{
+    Cache, CacheSettings, CacheValue, CachedCredentialProvider, CachedSource, EntryState,
+};
 pub use client::Client;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{CONFIG_ENV, Config, DEFAULT_FILE, SecretEntry};

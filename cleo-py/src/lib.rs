@@ -272,9 +272,14 @@ impl PyClient {
 
     /// Fetches a secret by reference (``vault://...``, ``env://...``, ``file:///...``)
     /// or logical name from ``cleo.toml``. Releases the GIL while it waits.
-    fn get(&self, py: Python<'_>, reference: String) -> PyResult<PySecret> {
-        let client = self.inner.clone();
-        wait(py, async move { client.get(&reference).await }).map(|inner| PySecret { inner })
+    fn get(&self, py: Python<'_>, reference: &str) -> PyResult<PySecret> {
+        get_with(py, &self.inner, reference)
+    }
+
+    /// Drops the cached value for ``reference`` so the next ``get`` fetches it again
+    /// (for example after a server answered 401 to a cached token).
+    fn invalidate(&self, reference: &str) {
+        self.inner.invalidate(reference);
     }
 
     /// The path of the config file in use, or ``None``.
@@ -294,7 +299,7 @@ impl PyClient {
 
 /// Fetches a secret with the process-wide default client (created on first use).
 #[pyfunction]
-fn get(py: Python<'_>, reference: String) -> PyResult<PySecret> {
+fn get(py: Python<'_>, reference: &str) -> PyResult<PySecret> {
     static DEFAULT: OnceLock<cleo_core::Client> = OnceLock::new();
     let client = match DEFAULT.get() {
         Some(c) => c.clone(),
@@ -303,6 +308,17 @@ fn get(py: Python<'_>, reference: String) -> PyResult<PySecret> {
             DEFAULT.get_or_init(|| c).clone()
         }
     };
+    get_with(py, &client, reference)
+}
+
+/// A cache hit is answered here, without the runtime or releasing the GIL: it costs
+/// less than a thread hand-off would. Anything else goes to the runtime.
+fn get_with(py: Python<'_>, client: &cleo_core::Client, reference: &str) -> PyResult<PySecret> {
+    if let Some(inner) = client.get_cached(reference) {
+        return Ok(PySecret { inner });
+    }
+    let client = client.clone();
+    let reference = reference.to_owned();
     wait(py, async move { client.get(&reference).await }).map(|inner| PySecret { inner })
 }
 

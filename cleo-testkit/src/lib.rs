@@ -2,6 +2,8 @@
 //! the addresses of the real peers started by `scripts/test`, and unique names so
 //! tests can run in parallel against one server.
 
+pub mod conformance;
+
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};

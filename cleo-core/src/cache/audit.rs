@@ -65,8 +65,11 @@ impl AuditFile {
             .mode(0o600)
             .open(path)
             .map_err(|e| {
-                Error::new(ErrorKind::ConfigInvalid, format!("cannot open the audit log {}", path.display()))
-                    .with_source(e)
+                Error::new(
+                    ErrorKind::ConfigInvalid,
+                    format!("cannot open the audit log {}", path.display()),
+                )
+                .with_source(e)
             })?;
         Ok(AuditFile {
             out: Mutex::new(LineWriter::new(file)),

@@ -78,7 +78,11 @@ where
 {
     /// Caches `inner`'s credential; `backend` names it in the audit trail.
     pub fn new(inner: Arc<P>, cache: Cache<Arc<P::Credential>>, backend: &'static str) -> Self {
-        CachedCredentialProvider { inner, cache, backend }
+        CachedCredentialProvider {
+            inner,
+            cache,
+            backend,
+        }
     }
 
     /// Drops the cached credential (after the server answered 401 or 403 with it).
@@ -109,6 +113,8 @@ where
             let inner = Arc::clone(&inner);
             async move { inner.credential().await }
         });
-        self.cache.get_with("credential", self.backend, None, fetch).await
+        self.cache
+            .get_with("credential", self.backend, None, fetch)
+            .await
     }
 }

@@ -32,8 +32,8 @@ use moka::notification::RemovalCause;
 
 pub use audit::AuditEvent;
 pub use layer::{CachedCredentialProvider, CachedSource};
-pub(crate) use settings::RawCacheSettings;
 pub use settings::CacheSettings;
+pub(crate) use settings::RawCacheSettings;
 
 use crate::clock::{Clock, SystemClock};
 use crate::credential::Expiring;
@@ -257,7 +257,14 @@ impl<V: CacheValue> Cache<V> {
                     return Ok(cached.value.clone());
                 }
                 slot.current.store(None);
-                self.audit(AuditEvent::Expire, &slot.key, backend, cached.value.version(), "ok", None);
+                self.audit(
+                    AuditEvent::Expire,
+                    &slot.key,
+                    backend,
+                    cached.value.version(),
+                    "ok",
+                    None,
+                );
             }
             match &ctl.inflight {
                 Some(f) => f.clone(),
@@ -276,10 +283,21 @@ impl<V: CacheValue> Cache<V> {
     /// Drops `key`'s value so the next read fetches again (after a 401, say).
     pub fn invalidate(&self, key: &str) {
         if let Some(slot) = self.inner.map.remove(key) {
-            let version = slot.current.load().as_ref().and_then(|c| c.value.version().map(str::to_owned));
+            let version = slot
+                .current
+                .load()
+                .as_ref()
+                .and_then(|c| c.value.version().map(str::to_owned));
             slot.current.store(None);
             let backend = slot.ctl().backend;
-            self.audit(AuditEvent::Invalidate, key, backend, version.as_deref(), "ok", None);
+            self.audit(
+                AuditEvent::Invalidate,
+                key,
+                backend,
+                version.as_deref(),
+                "ok",
+                None,
+            );
         }
     }
 
@@ -310,7 +328,15 @@ impl<V: CacheValue> Cache<V> {
         self.inner.map.entry_count()
     }
 
-    fn audit(&self, event: AuditEvent, key: &str, backend: &str, version: Option<&str>, outcome: &str, latency: Option<Duration>) {
+    fn audit(
+        &self,
+        event: AuditEvent,
+        key: &str,
+        backend: &str,
+        version: Option<&str>,
+        outcome: &str,
+        latency: Option<Duration>,
+    ) {
         emit(
             self.inner.audit.as_deref(),
             &Record {
@@ -358,7 +384,11 @@ impl<V: CacheValue> Cache<V> {
 
     /// A caller-facing fetch with retries of temporary errors. Its result lands in
     /// the slot whoever polls it to the end.
-    fn fetch_task(&self, slot: Arc<Slot<V>>, fetcher: Fetcher<V>) -> impl Future<Output = Result<V>> + Send + 'static {
+    fn fetch_task(
+        &self,
+        slot: Arc<Slot<V>>,
+        fetcher: Fetcher<V>,
+    ) -> impl Future<Output = Result<V>> + Send + 'static {
         let cache = self.clone();
         async move {
             let (backend, ttl) = {
@@ -374,19 +404,37 @@ impl<V: CacheValue> Cache<V> {
                 match fetcher().await {
                     Ok(v) => {
                         let cached = cache.schedule(v.clone(), fetched_at, ttl);
-                        cache.audit(AuditEvent::Fetch, &slot.key, backend, v.version(), "ok", Some(started.elapsed()));
+                        cache.audit(
+                            AuditEvent::Fetch,
+                            &slot.key,
+                            backend,
+                            v.version(),
+                            "ok",
+                            Some(started.elapsed()),
+                        );
                         slot.current.store(Some(Arc::new(cached)));
                         break Ok(v);
                     }
                     Err(e) => {
-                        cache.audit(AuditEvent::Fetch, &slot.key, backend, None, e.kind().as_str(), Some(started.elapsed()));
+                        cache.audit(
+                            AuditEvent::Fetch,
+                            &slot.key,
+                            backend,
+                            None,
+                            e.kind().as_str(),
+                            Some(started.elapsed()),
+                        );
                         if e.is_temporary() && attempt < attempts {
                             let wait = cache.backoff(attempt);
                             tracing::debug!(key = %slot.key, backend, attempt, wait_ms = wait.as_millis() as u64, "temporary error, retrying");
                             cache.inner.clock.sleep(wait).await;
                             continue;
                         }
-                        break Err(if attempt > 1 { e.with_attempts(attempt) } else { e });
+                        break Err(if attempt > 1 {
+                            e.with_attempts(attempt)
+                        } else {
+                            e
+                        });
                     }
                 }
             };
@@ -411,7 +459,9 @@ impl<V: CacheValue> Cache<V> {
             if ctl.refreshing || ctl.inflight.is_some() || ctl.retry_at.is_some_and(|t| now < t) {
                 return;
             }
-            let Some(fetcher) = ctl.fetcher.clone() else { return };
+            let Some(fetcher) = ctl.fetcher.clone() else {
+                return;
+            };
             ctl.refreshing = true;
             (fetcher, ctl.backend, ctl.ttl)
         };
@@ -425,8 +475,16 @@ impl<V: CacheValue> Cache<V> {
             ctl.refreshing = false;
             match result {
                 Ok(v) => {
-                    cache.audit(AuditEvent::Refresh, &slot.key, backend, v.version(), "ok", Some(started.elapsed()));
-                    slot.current.store(Some(Arc::new(cache.schedule(v, fetched_at, ttl))));
+                    cache.audit(
+                        AuditEvent::Refresh,
+                        &slot.key,
+                        backend,
+                        v.version(),
+                        "ok",
+                        Some(started.elapsed()),
+                    );
+                    slot.current
+                        .store(Some(Arc::new(cache.schedule(v, fetched_at, ttl))));
                     ctl.failures = 0;
                     ctl.retry_at = None;
                 }
@@ -439,7 +497,14 @@ impl<V: CacheValue> Cache<V> {
                         cache.inner.settings.backoff_max
                     };
                     ctl.retry_at = Some(cache.inner.clock.now() + wait);
-                    cache.audit(AuditEvent::Refresh, &slot.key, backend, None, e.kind().as_str(), Some(started.elapsed()));
+                    cache.audit(
+                        AuditEvent::Refresh,
+                        &slot.key,
+                        backend,
+                        None,
+                        e.kind().as_str(),
+                        Some(started.elapsed()),
+                    );
                     tracing::warn!(
                         key = %slot.key,
                         backend,
@@ -458,7 +523,9 @@ fn random_up_to(max: Duration) -> Duration {
     if max.is_zero() {
         return Duration::ZERO;
     }
-    Duration::from_nanos(fastrand::u64(0..=max.as_nanos().min(u64::MAX as u128) as u64))
+    Duration::from_nanos(fastrand::u64(
+        0..=max.as_nanos().min(u64::MAX as u128) as u64,
+    ))
 }
 
 /// Wraps a plain error result in a `Fetcher` (helper for layers).

@@ -62,8 +62,11 @@ fn duration(name: &str, raw: &Option<String>, default: Duration) -> Result<Durat
     match raw {
         None => Ok(default),
         Some(s) => humantime::parse_duration(s).map_err(|e| {
-            Error::new(ErrorKind::ConfigInvalid, format!("[cache] {name} = \"{s}\": {e}"))
-                .with_hint("durations look like \"30s\", \"5m\" or \"1h\"")
+            Error::new(
+                ErrorKind::ConfigInvalid,
+                format!("[cache] {name} = \"{s}\": {e}"),
+            )
+            .with_hint("durations look like \"30s\", \"5m\" or \"1h\"")
         }),
     }
 }
