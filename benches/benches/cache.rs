@@ -19,7 +19,10 @@ fn warm_client() -> Client {
     let mut registry = Registry::new();
     registry.register(Arc::new(Instant::default()));
     let client = Client::new(Config::default(), registry).unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(client.get(KEY)).unwrap();
     client
 }
@@ -36,29 +39,32 @@ fn hits(c: &mut Criterion) {
     // time per iteration equal to the single-thread figure (up to the core count).
     for threads in [2usize, 4] {
         let client = client.clone();
-        c.bench_function(&format!("cache hit, get_cached, {threads} threads at once"), |b| {
-            b.iter_custom(|iters| {
-                let barrier = Arc::new(std::sync::Barrier::new(threads + 1));
-                let handles: Vec<_> = (0..threads)
-                    .map(|_| {
-                        let client = client.clone();
-                        let barrier = Arc::clone(&barrier);
-                        std::thread::spawn(move || {
-                            barrier.wait();
-                            for _ in 0..iters {
-                                black_box(client.get_cached(black_box(KEY)).unwrap());
-                            }
+        c.bench_function(
+            &format!("cache hit, get_cached, {threads} threads at once"),
+            |b| {
+                b.iter_custom(|iters| {
+                    let barrier = Arc::new(std::sync::Barrier::new(threads + 1));
+                    let handles: Vec<_> = (0..threads)
+                        .map(|_| {
+                            let client = client.clone();
+                            let barrier = Arc::clone(&barrier);
+                            std::thread::spawn(move || {
+                                barrier.wait();
+                                for _ in 0..iters {
+                                    black_box(client.get_cached(black_box(KEY)).unwrap());
+                                }
+                            })
                         })
-                    })
-                    .collect();
-                barrier.wait();
-                let start = Clock::now();
-                for h in handles {
-                    h.join().unwrap();
-                }
-                start.elapsed()
-            })
-        });
+                        .collect();
+                    barrier.wait();
+                    let start = Clock::now();
+                    for h in handles {
+                        h.join().unwrap();
+                    }
+                    start.elapsed()
+                })
+            },
+        );
     }
 }
 
@@ -91,7 +97,11 @@ fn cold_stampede(c: &mut Criterion) {
                     }
                 });
                 total += start.elapsed();
-                assert_eq!(probe.calls(), 1, "1000 concurrent cold reads must make one backend request");
+                assert_eq!(
+                    probe.calls(),
+                    1,
+                    "1000 concurrent cold reads must make one backend request"
+                );
             }
             total
         })

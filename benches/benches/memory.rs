@@ -34,13 +34,18 @@ const ENTRIES: usize = 10_000;
 const VALUE: usize = 32;
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let mut registry = Registry::new();
     registry.register(Arc::new(Instant::default()));
     let client = Client::new(Config::default(), registry).unwrap();
     // Warm up the runtime, the map's internals and one entry, then measure the rest.
     rt.block_on(client.get("bench://warm/up")).unwrap();
-    let keys: Vec<String> = (0..ENTRIES).map(|i| format!("bench://secret/app-{i:05}#token")).collect();
+    let keys: Vec<String> = (0..ENTRIES)
+        .map(|i| format!("bench://secret/app-{i:05}#token"))
+        .collect();
     let key_bytes: usize = keys.iter().map(String::len).sum();
     let before = LIVE.load(Ordering::SeqCst);
     for k in &keys {
@@ -50,7 +55,9 @@ fn main() {
     let after = LIVE.load(Ordering::SeqCst);
     let per_entry = (after - before) as f64 / ENTRIES as f64;
     let reference_text = key_bytes as f64 / ENTRIES as f64;
-    println!("entries: {ENTRIES}, value: {VALUE} bytes, key and reference text: {reference_text:.0} bytes each");
+    println!(
+        "entries: {ENTRIES}, value: {VALUE} bytes, key and reference text: {reference_text:.0} bytes each"
+    );
     println!("bytes held per entry:               {per_entry:.0}");
     println!(
         "bytes per entry beyond the value:   {:.0} (target: under 1024)",

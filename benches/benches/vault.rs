@@ -11,16 +11,26 @@ use cleo_vault::{SecretString, StaticTokenProvider, VaultConfig, VaultSettings, 
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn cold_read(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let admin = VaultAdmin::new();
     let path = unique("bench");
-    rt.block_on(admin.put_kv2("secret", &path, serde_json::json!({"api_token": "x".repeat(32)})));
+    rt.block_on(admin.put_kv2(
+        "secret",
+        &path,
+        serde_json::json!({"api_token": "x".repeat(32)}),
+    ));
     let settings = VaultSettings::resolve(&VaultConfig {
         address: Some(admin.addr().to_owned()),
         ..Default::default()
     })
     .unwrap();
-    let auth = Arc::new(StaticTokenProvider::new(SecretString::from(admin.root_token().to_owned()), "bench"));
+    let auth = Arc::new(StaticTokenProvider::new(
+        SecretString::from(admin.root_token().to_owned()),
+        "bench",
+    ));
     let source = VaultSource::with_auth(settings, auth).unwrap();
     let reference = SecretRef::parse(&format!("vault://secret/{path}#api_token")).unwrap();
     // The first read learns the mount's KV version; every later read is one request.

@@ -26,4 +26,8 @@ pub trait CredentialProvider: Send + Sync + Debug {
 
     /// Returns a credential that is valid now.
     async fn credential(&self) -> Result<Arc<Self::Credential>>;
+
+    /// Forgets any credential held, so the next call gets a new one (after a server
+    /// rejected it). Providers that hold nothing need not implement it.
+    fn invalidate(&self) {}
 }

@@ -237,3 +237,89 @@ impl Default for VaultAdmin {
         VaultAdmin::new()
     }
 }
+
+/// An RSA key made with the `openssl` command, for signing test JWTs.
+pub struct JwtSigner {
+    dir: std::path::PathBuf,
+    /// The public key, PEM, for `jwt_validation_pubkeys`.
+    pub public_pem: String,
+}
+
+impl JwtSigner {
+    /// Makes a 2048-bit key in a fresh directory under the system temp dir.
+    pub fn new() -> JwtSigner {
+        let dir = std::env::temp_dir().join(unique("cleo-jwt"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let key = dir.join("key.pem");
+        let ok = std::process::Command::new("openssl")
+            .args([
+                "genpkey",
+                "-algorithm",
+                "RSA",
+                "-pkeyopt",
+                "rsa_keygen_bits:2048",
+                "-out",
+            ])
+            .arg(&key)
+            .output()
+            .expect("openssl is needed to sign test JWTs");
+        assert!(ok.status.success(), "openssl genpkey failed");
+        let public = std::process::Command::new("openssl")
+            .args(["pkey", "-pubout", "-in"])
+            .arg(&key)
+            .output()
+            .unwrap();
+        assert!(public.status.success());
+        JwtSigner {
+            dir,
+            public_pem: String::from_utf8(public.stdout).unwrap(),
+        }
+    }
+
+    /// Signs `claims` with RS256.
+    pub fn sign(&self, claims: &serde_json::Value) -> String {
+        use base64::Engine;
+        let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+        let signing_input = format!(
+            "{}.{}",
+            b64(br#"{"alg":"RS256","typ":"JWT"}"#),
+            b64(claims.to_string().as_bytes())
+        );
+        let mut child = std::process::Command::new("openssl")
+            .args(["dgst", "-sha256", "-sign"])
+            .arg(self.dir.join("key.pem"))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(signing_input.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "openssl dgst failed");
+        format!("{signing_input}.{}", b64(&out.stdout))
+    }
+}
+
+impl Default for JwtSigner {
+    fn default() -> Self {
+        JwtSigner::new()
+    }
+}
+
+impl Drop for JwtSigner {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Seconds since the epoch, for JWT claims.
+pub fn epoch_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}

@@ -14,6 +14,8 @@ pub struct VaultToken {
     token: SecretString,
     origin: String,
     expires_at: Option<SystemTime>,
+    accessor: Option<String>,
+    renewable: bool,
 }
 
 impl VaultToken {
@@ -27,7 +29,31 @@ impl VaultToken {
             token,
             origin: origin.into(),
             expires_at,
+            accessor: None,
+            renewable: false,
         }
+    }
+
+    /// Sets the accessor (an identifier for the token, safe to log).
+    pub fn with_accessor(mut self, accessor: Option<String>) -> Self {
+        self.accessor = accessor;
+        self
+    }
+
+    /// Sets whether the token can be renewed.
+    pub fn with_renewable(mut self, renewable: bool) -> Self {
+        self.renewable = renewable;
+        self
+    }
+
+    /// The token's accessor, if known.
+    pub fn accessor(&self) -> Option<&str> {
+        self.accessor.as_deref()
+    }
+
+    /// Whether the token can be renewed.
+    pub fn renewable(&self) -> bool {
+        self.renewable
     }
 
     /// The token text, for the `X-Vault-Token` header.
@@ -51,7 +77,9 @@ impl fmt::Debug for VaultToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("VaultToken")
             .field("origin", &self.origin)
+            .field("accessor", &self.accessor)
             .field("expires_at", &self.expires_at)
+            .field("renewable", &self.renewable)
             .field("token", &"** redacted **")
             .finish()
     }

@@ -30,6 +30,52 @@ pub struct VaultConfig {
     /// KV version per mount (`{ secret = 2 }`), skipping detection for those mounts.
     #[serde(default)]
     pub kv_versions: BTreeMap<String, u8>,
+    /// How to authenticate (`[vault.auth]`); a token from the environment by default.
+    #[serde(default)]
+    pub auth: Option<AuthConfig>,
+}
+
+/// `[vault.auth]`: how cleo gets its Vault token.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(tag = "method", rename_all = "lowercase")]
+pub enum AuthConfig {
+    /// `VAULT_TOKEN`/`BAO_TOKEN`, `token_file`, or `~/.vault-token` (the default).
+    Token,
+    /// AppRole login.
+    Approle {
+        /// Auth mount (default `approle`).
+        #[serde(default = "approle_mount")]
+        mount: String,
+        /// The role id (an identifier, not a secret).
+        role_id: String,
+        /// An `env://` or `file://` reference to the secret id, read at every login.
+        secret_id: String,
+    },
+    /// JWT/OIDC login.
+    Jwt {
+        /// Auth mount (default `jwt`).
+        #[serde(default = "jwt_mount")]
+        mount: String,
+        /// The role to log in as.
+        role: String,
+        /// `"github"` for the GitHub Actions ID token, or an `env://`/`file://`
+        /// reference to a JWT (re-read at every login).
+        #[serde(default = "github")]
+        jwt: String,
+        /// The audience to ask GitHub for (default `vault`).
+        #[serde(default)]
+        audience: Option<String>,
+    },
+}
+
+fn approle_mount() -> String {
+    "approle".into()
+}
+fn jwt_mount() -> String {
+    "jwt".into()
+}
+fn github() -> String {
+    "github".into()
 }
 
 impl fmt::Debug for VaultConfig {
@@ -41,6 +87,7 @@ impl fmt::Debug for VaultConfig {
             .field("timeout", &self.timeout)
             .field("allow_http_hosts", &self.allow_http_hosts)
             .field("kv_versions", &self.kv_versions)
+            .field("auth", &self.auth)
             .finish()
     }
 }
@@ -62,6 +109,8 @@ pub struct VaultSettings {
     pub connect_timeout: Duration,
     /// KV version overrides, keyed by mount path with a trailing `/`.
     pub kv_versions: BTreeMap<String, u8>,
+    /// A login method, or `None` for a static token.
+    pub login: Option<crate::login::LoginMethod>,
 }
 
 fn env_first(names: &[&'static str]) -> Option<(String, &'static str)> {
@@ -109,7 +158,14 @@ impl VaultSettings {
             }
             kv_versions.insert(format!("{}/", mount.trim_matches('/')), *v);
         }
+        let login = config
+            .auth
+            .as_ref()
+            .map(resolve_login)
+            .transpose()?
+            .flatten();
         Ok(VaultSettings {
+            login,
             address,
             address_origin,
             token_file: config.token_file.clone(),
@@ -119,6 +175,61 @@ impl VaultSettings {
             kv_versions,
         })
     }
+}
+
+fn resolve_login(auth: &AuthConfig) -> Result<Option<crate::login::LoginMethod>> {
+    use crate::login::{JwtSource, LoginMethod};
+    let reference = |what: &str, r: &str| {
+        cleo_core::SecretRef::parse(r)
+            .map_err(|e| invalid(format!("[vault.auth] {what}: {}", e.message())))
+    };
+    Ok(match auth {
+        AuthConfig::Token => None,
+        AuthConfig::Approle {
+            mount,
+            role_id,
+            secret_id,
+        } => Some(LoginMethod::AppRole {
+            mount: mount.trim_matches('/').to_owned(),
+            role_id: role_id.clone(),
+            secret_id: reference("secret_id", secret_id)?,
+        }),
+        AuthConfig::Jwt {
+            mount,
+            role,
+            jwt,
+            audience,
+        } => {
+            let jwt = if jwt == "github" {
+                let url = std::env::var("ACTIONS_ID_TOKEN_REQUEST_URL")
+                    .ok()
+                    .filter(|v| !v.is_empty());
+                let token = std::env::var("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
+                    .ok()
+                    .filter(|v| !v.is_empty());
+                match (url, token) {
+                    (Some(request_url), Some(token)) => JwtSource::GithubActions {
+                        request_url,
+                        request_token: secrecy::SecretString::from(token),
+                        audience: audience.clone().unwrap_or_else(|| "vault".into()),
+                    },
+                    _ => {
+                        return Err(invalid(
+                            "[vault.auth] jwt = \"github\" needs ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN".into(),
+                        )
+                        .with_hint("run inside GitHub Actions with `permissions: id-token: write`, or set jwt to an env:// or file:// reference"));
+                    }
+                }
+            } else {
+                JwtSource::Reference(reference("jwt", jwt)?)
+            };
+            Some(LoginMethod::Jwt {
+                mount: mount.trim_matches('/').to_owned(),
+                role: role.clone(),
+                jwt,
+            })
+        }
+    })
 }
 
 /// Checks the scheme and refuses plain HTTP to anything but loopback or a host the

@@ -139,6 +139,30 @@ impl Http {
         query: &[(&str, &str)],
         token: &VaultToken,
     ) -> Result<Answer> {
+        self.send(reqwest::Method::GET, api_path, query, Some(token), None)
+            .await
+    }
+
+    /// `POST /v1/<api_path>` with a JSON body that may hold secrets (a login's
+    /// secret id or JWT): it is serialised into a wiping buffer.
+    pub async fn post(
+        &self,
+        api_path: &str,
+        token: Option<&VaultToken>,
+        body: Zeroizing<Vec<u8>>,
+    ) -> Result<Answer> {
+        self.send(reqwest::Method::POST, api_path, &[], token, Some(body))
+            .await
+    }
+
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        api_path: &str,
+        query: &[(&str, &str)],
+        token: Option<&VaultToken>,
+        body: Option<Zeroizing<Vec<u8>>>,
+    ) -> Result<Answer> {
         let encoded: Vec<String> = api_path
             .split('/')
             .filter(|s| !s.is_empty())
@@ -153,26 +177,31 @@ impl Http {
         if !query.is_empty() {
             url.query_pairs_mut().extend_pairs(query);
         }
-        let mut token_header = HeaderValue::from_str(token.expose_secret()).map_err(|_| {
-            Error::new(
-                ErrorKind::Unauthenticated,
-                format!(
-                    "the Vault token from {} has characters an HTTP header cannot carry",
-                    token.origin()
-                ),
-            )
-            .with_backend("vault")
-        })?;
-        token_header.set_sensitive(true);
-        tracing::trace!(path = %url.path(), "vault GET");
+        tracing::trace!(method = %method, path = %url.path(), "vault request");
+        let mut request = self.client.request(method, url);
+        if let Some(token) = token {
+            let mut token_header = HeaderValue::from_str(token.expose_secret()).map_err(|_| {
+                Error::new(
+                    ErrorKind::Unauthenticated,
+                    format!(
+                        "the Vault token from {} has characters an HTTP header cannot carry",
+                        token.origin()
+                    ),
+                )
+                .with_backend("vault")
+            })?;
+            token_header.set_sensitive(true);
+            request = request.header("X-Vault-Token", token_header);
+        }
+        if let Some(body) = body {
+            // reqwest needs an owned body; the copy it makes lives in its own buffers
+            // (see THREAT_MODEL.md), and ours is wiped when `body` drops.
+            request = request
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.to_vec());
+        }
         let transport = |e| from_transport(e, self.address(), self.timeout.as_secs_f64());
-        let mut response = self
-            .client
-            .get(url)
-            .header("X-Vault-Token", token_header)
-            .send()
-            .await
-            .map_err(transport)?;
+        let mut response = request.send().await.map_err(transport)?;
         let status = response.status();
         let hint = response.content_length().unwrap_or(0).min(MAX_BODY as u64) as usize;
         let mut body = Zeroizing::new(Vec::with_capacity(hint));

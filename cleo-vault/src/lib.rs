@@ -4,6 +4,7 @@ mod auth;
 mod config;
 mod error;
 mod http;
+mod login;
 mod source;
 
 use std::sync::Arc;
@@ -11,7 +12,8 @@ use std::sync::Arc;
 use cleo_core::{Config, Registry, Result};
 
 pub use auth::{StaticTokenProvider, TokenProvider, VaultToken};
-pub use config::{VaultConfig, VaultSettings};
+pub use config::{AuthConfig, VaultConfig, VaultSettings};
+pub use login::{JwtSource, LoginMethod, LoginProvider};
 /// Re-exported for building tokens: `SecretString::from(String)`.
 pub use secrecy::SecretString;
 pub use source::{BACKEND, VaultSource};

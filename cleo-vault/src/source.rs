@@ -7,8 +7,8 @@ use std::time::{Duration, SystemTime};
 
 use cleo_core::json::extract_field;
 use cleo_core::{
-    CredentialProvider, Error, ErrorKind, Lease, Result, Secret, SecretMeta, SecretRef,
-    SecretSource, Zeroizing, async_trait,
+    Cache, CacheSettings, CachedCredentialProvider, CredentialProvider, Error, ErrorKind, Lease,
+    Result, Secret, SecretMeta, SecretRef, SecretSource, Zeroizing, async_trait,
 };
 use reqwest::StatusCode;
 use serde::Deserialize;
@@ -18,6 +18,7 @@ use crate::auth::{TokenProvider, VaultToken};
 use crate::config::VaultSettings;
 use crate::error::from_status;
 use crate::http::{Answer, Http};
+use crate::login::LoginProvider;
 
 /// The backend name in metadata, errors and logs.
 pub const BACKEND: &str = "vault";
@@ -39,8 +40,11 @@ struct Mount {
 /// Reads secrets from Vault or OpenBao.
 pub struct VaultSource {
     settings: VaultSettings,
-    http: Option<Http>,
+    http: Option<Arc<Http>>,
     auth: Arc<dyn CredentialProvider<Credential = VaultToken>>,
+    /// Whether `auth` can get a new token after one is rejected (a login can; a
+    /// static token cannot).
+    relogin: bool,
     mounts: RwLock<Vec<Mount>>,
 }
 
@@ -90,10 +94,36 @@ struct Kv2Metadata {
 }
 
 impl VaultSource {
-    /// A source using `settings` and the standard token lookup.
+    /// A source using `settings`: a login method if one is configured (its token
+    /// cached and replaced ahead of expiry), else the standard token lookup.
     pub fn new(settings: VaultSettings) -> Result<VaultSource> {
-        let auth = Arc::new(TokenProvider::new(settings.token_file.clone()));
-        VaultSource::with_auth(settings, auth)
+        let http = VaultSource::http_for(&settings)?;
+        match (&settings.login, &http) {
+            (Some(method), Some(http)) => {
+                let login = Arc::new(LoginProvider::new(Arc::clone(http), method.clone()));
+                let cache = Cache::new(CacheSettings::default())?;
+                let auth = Arc::new(CachedCredentialProvider::new(login, cache, BACKEND));
+                Ok(VaultSource {
+                    http: Some(Arc::clone(http)),
+                    settings,
+                    auth,
+                    relogin: true,
+                    mounts: RwLock::new(Vec::new()),
+                })
+            }
+            _ => {
+                let auth = Arc::new(TokenProvider::new(settings.token_file.clone()));
+                VaultSource::with_auth(settings, auth)
+            }
+        }
+    }
+
+    fn http_for(settings: &VaultSettings) -> Result<Option<Arc<Http>>> {
+        settings
+            .address
+            .clone()
+            .map(|a| Http::new(a, settings).map(Arc::new))
+            .transpose()
     }
 
     /// A source using `settings` and a given credential provider.
@@ -101,21 +131,18 @@ impl VaultSource {
         settings: VaultSettings,
         auth: Arc<dyn CredentialProvider<Credential = VaultToken>>,
     ) -> Result<VaultSource> {
-        let http = settings
-            .address
-            .clone()
-            .map(|a| Http::new(a, &settings))
-            .transpose()?;
+        let http = VaultSource::http_for(&settings)?;
         Ok(VaultSource {
             settings,
             http,
             auth,
+            relogin: false,
             mounts: RwLock::new(Vec::new()),
         })
     }
 
     fn http(&self) -> Result<&Http> {
-        self.http.as_ref().ok_or_else(|| {
+        self.http.as_deref().ok_or_else(|| {
             Error::new(ErrorKind::ConfigInvalid, "no Vault address is configured")
                 .with_backend(BACKEND)
                 .with_hint("set VAULT_ADDR (or BAO_ADDR), or `address` in the [vault] section of cleo.toml")
@@ -373,8 +400,15 @@ impl SecretSource for VaultSource {
     }
 
     async fn fetch(&self, reference: &SecretRef) -> Result<Secret> {
-        self.read(reference)
-            .await
-            .map_err(|e| e.or_reference(reference.as_str()).with_backend(BACKEND))
+        let result = match self.read(reference).await {
+            // The cached token was revoked or expired early: log in again, once.
+            Err(e) if e.kind() == ErrorKind::Unauthenticated && self.relogin => {
+                tracing::debug!(reference = %reference, "token rejected; logging in again");
+                self.auth.invalidate();
+                self.read(reference).await
+            }
+            other => other,
+        };
+        result.map_err(|e| e.or_reference(reference.as_str()).with_backend(BACKEND))
     }
 }

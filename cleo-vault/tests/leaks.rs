@@ -64,7 +64,7 @@ async fn nothing_secret_reaches_logs_debug_or_errors() {
 
     let logged = logs.text();
     assert!(
-        logged.contains("vault GET"),
+        logged.contains("vault request"),
         "TRACE capture is not working: {logged}"
     );
     assert!(

@@ -84,11 +84,6 @@ where
             backend,
         }
     }
-
-    /// Drops the cached credential (after the server answered 401 or 403 with it).
-    pub fn invalidate(&self) {
-        self.cache.invalidate("credential");
-    }
 }
 
 impl<P: CredentialProvider + 'static> fmt::Debug for CachedCredentialProvider<P> {
@@ -116,5 +111,10 @@ where
         self.cache
             .get_with("credential", self.backend, None, fetch)
             .await
+    }
+
+    /// Drops the cached credential (after the server answered 401 or 403 with it).
+    fn invalidate(&self) {
+        self.cache.invalidate("credential");
     }
 }

@@ -1,0 +1,406 @@
+//! Logging in: AppRole and JWT/OIDC (a JWT from a file, a variable, or the GitHub
+//! Actions ID-token endpoint). Each login is a [`CredentialProvider`]; wrapped in
+//! the core cache, a token is replaced by a fresh login ahead of its expiry.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use base64::Engine;
+use cleo_core::{
+    CredentialProvider, Error, ErrorKind, Registry, Result, Secret, SecretRef, Zeroizing,
+    async_trait,
+};
+use reqwest::Url;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+use crate::auth::VaultToken;
+use crate::error::server_message;
+use crate::http::Http;
+
+/// Where a login's JWT comes from.
+#[derive(Clone)]
+pub enum JwtSource {
+    /// A cleo reference read at every login (`file:///var/run/secrets/token`,
+    /// `env://CI_JWT`), since projected tokens rotate.
+    Reference(SecretRef),
+    /// The GitHub Actions ID-token endpoint (`ACTIONS_ID_TOKEN_REQUEST_URL` with
+    /// `ACTIONS_ID_TOKEN_REQUEST_TOKEN`), asked for a token with this audience.
+    GithubActions {
+        /// The endpoint URL the runner gives the job.
+        request_url: String,
+        /// The bearer token the runner gives the job.
+        request_token: SecretString,
+        /// The `aud` claim to ask for.
+        audience: String,
+    },
+}
+
+impl fmt::Debug for JwtSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JwtSource::Reference(r) => f.debug_tuple("Reference").field(r).finish(),
+            JwtSource::GithubActions { audience, .. } => f
+                .debug_struct("GithubActions")
+                .field("audience", audience)
+                .field("request_token", &"** redacted **")
+                .finish(),
+        }
+    }
+}
+
+/// How to log in.
+#[derive(Clone, Debug)]
+pub enum LoginMethod {
+    /// AppRole: a role id (an identifier) and a secret id read from a reference.
+    AppRole {
+        /// The auth mount, usually `approle`.
+        mount: String,
+        /// The role id.
+        role_id: String,
+        /// Where the secret id is (`file://` or `env://`), read at every login.
+        secret_id: SecretRef,
+    },
+    /// JWT/OIDC: a JWT exchanged for a token under a role.
+    Jwt {
+        /// The auth mount, usually `jwt`.
+        mount: String,
+        /// The role to log in as.
+        role: String,
+        /// Where the JWT comes from.
+        jwt: JwtSource,
+    },
+}
+
+impl LoginMethod {
+    fn name(&self) -> &'static str {
+        match self {
+            LoginMethod::AppRole { .. } => "approle",
+            LoginMethod::Jwt { .. } => "jwt",
+        }
+    }
+}
+
+/// Logs in with a [`LoginMethod`] every time it is asked for a credential; wrap it in
+/// `cleo_core::CachedCredentialProvider` so that happens only ahead of expiry.
+pub struct LoginProvider {
+    http: Arc<Http>,
+    method: LoginMethod,
+    builtin: Registry,
+}
+
+impl fmt::Debug for LoginProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoginProvider")
+            .field("address", &self.http.address())
+            .field("method", &self.method)
+            .finish()
+    }
+}
+
+#[derive(Deserialize)]
+struct LoginAnswer {
+    auth: Option<AuthBlock>,
+}
+
+#[derive(Deserialize)]
+struct AuthBlock {
+    client_token: SecretString,
+    #[serde(default)]
+    accessor: Option<String>,
+    #[serde(default)]
+    lease_duration: u64,
+    #[serde(default)]
+    renewable: bool,
+}
+
+#[derive(Serialize)]
+struct AppRoleBody<'a> {
+    role_id: &'a str,
+    secret_id: &'a str,
+}
+
+#[derive(Serialize)]
+struct JwtBody<'a> {
+    role: &'a str,
+    jwt: &'a str,
+}
+
+/// The claims worth naming in an error: who issued the token, for whom, about what.
+#[derive(Deserialize, Default)]
+struct Claims {
+    #[serde(default)]
+    iss: Option<String>,
+    #[serde(default)]
+    aud: Option<serde_json::Value>,
+    #[serde(default)]
+    sub: Option<String>,
+}
+
+fn claims_of(jwt: &str) -> Claims {
+    jwt.split('.')
+        .nth(1)
+        .and_then(|p| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(p.trim_end_matches('='))
+                .ok()
+        })
+        .and_then(|bytes| serde_json::from_slice(&Zeroizing::new(bytes)).ok())
+        .unwrap_or_default()
+}
+
+/// Serialises a login body into a buffer sized up front, so it never reallocates
+/// and leaves a copy of the secret behind.
+fn body<T: Serialize>(value: &T, secret_len: usize) -> Result<Zeroizing<Vec<u8>>> {
+    let mut out = Zeroizing::new(Vec::with_capacity(secret_len * 2 + 512));
+    serde_json::to_writer(&mut *out, value).map_err(|e| {
+        Error::new(ErrorKind::Unexpected, "cannot encode the login request").with_source(e)
+    })?;
+    Ok(out)
+}
+
+impl LoginProvider {
+    pub(crate) fn new(http: Arc<Http>, method: LoginMethod) -> Self {
+        LoginProvider {
+            http,
+            method,
+            builtin: Registry::with_builtin(),
+        }
+    }
+
+    async fn read_reference(&self, r: &SecretRef, what: &str) -> Result<Secret> {
+        let source = self.builtin.source_for(r).map_err(|e| {
+            Error::new(
+                ErrorKind::ConfigInvalid,
+                format!(
+                    "the {what} must come from an env:// or file:// reference, not {}://",
+                    r.scheme()
+                ),
+            )
+            .with_hint(e.hint().unwrap_or_default().to_owned())
+        })?;
+        source.fetch(r).await.map_err(|e| {
+            let msg = format!("cannot read the {what}: {}", e.message());
+            Error::new(e.kind(), msg)
+                .with_reference(r.as_str())
+                .with_hint(e.hint().unwrap_or_default().to_owned())
+        })
+    }
+
+    async fn github_token(
+        &self,
+        request_url: &str,
+        request_token: &SecretString,
+        audience: &str,
+    ) -> Result<Zeroizing<String>> {
+        use secrecy::ExposeSecret;
+        let mut url = Url::parse(request_url).map_err(|e| {
+            Error::new(
+                ErrorKind::ConfigInvalid,
+                format!("ACTIONS_ID_TOKEN_REQUEST_URL is not a URL ({e})"),
+            )
+        })?;
+        url.query_pairs_mut().append_pair("audience", audience);
+        // A client of its own: nothing of Vault's (headers, token) goes to GitHub.
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| {
+                Error::new(ErrorKind::Unexpected, "cannot build an HTTP client").with_source(e)
+            })?;
+        let mut auth = reqwest::header::HeaderValue::from_str(&format!(
+            "Bearer {}",
+            request_token.expose_secret()
+        ))
+        .map_err(|_| {
+            Error::new(
+                ErrorKind::ConfigInvalid,
+                "ACTIONS_ID_TOKEN_REQUEST_TOKEN has characters a header cannot carry",
+            )
+        })?;
+        auth.set_sensitive(true);
+        let response = client
+            .get(url)
+            .header(reqwest::header::AUTHORIZATION, auth)
+            .send()
+            .await
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::Unavailable,
+                    "cannot reach the GitHub Actions ID-token endpoint",
+                )
+                .with_source(e)
+            })?;
+        let status = response.status();
+        let bytes = Zeroizing::new(
+            response
+                .bytes()
+                .await
+                .map(|b| b.to_vec())
+                .unwrap_or_default(),
+        );
+        if !status.is_success() {
+            return Err(Error::new(
+                if status.is_server_error() {
+                    ErrorKind::Unavailable
+                } else {
+                    ErrorKind::Unauthenticated
+                },
+                format!(
+                    "the GitHub Actions ID-token endpoint answered HTTP {}",
+                    status.as_u16()
+                ),
+            )
+            .with_hint("the workflow needs `permissions: id-token: write`"));
+        }
+        #[derive(Deserialize)]
+        struct Answer {
+            value: Zeroizing<String>,
+        }
+        let answer: Answer = serde_json::from_slice(&bytes).map_err(|_| {
+            Error::new(
+                ErrorKind::Unexpected,
+                "the GitHub Actions ID-token endpoint did not answer {\"value\": ...}",
+            )
+        })?;
+        Ok(answer.value)
+    }
+
+    async fn jwt(&self, source: &JwtSource) -> Result<Zeroizing<String>> {
+        match source {
+            JwtSource::Reference(r) => {
+                let s = self.read_reference(r, "JWT").await?;
+                Ok(Zeroizing::new(s.expose_str()?.trim().to_owned()))
+            }
+            JwtSource::GithubActions {
+                request_url,
+                request_token,
+                audience,
+            } => {
+                self.github_token(request_url, request_token, audience)
+                    .await
+            }
+        }
+    }
+
+    async fn login(&self) -> Result<VaultToken> {
+        let fetched_at = SystemTime::now();
+        let (path, payload, jwt) = match &self.method {
+            LoginMethod::AppRole {
+                mount,
+                role_id,
+                secret_id,
+            } => {
+                let secret = self.read_reference(secret_id, "AppRole secret id").await?;
+                let sid = secret.expose_str()?.trim();
+                let b = body(
+                    &AppRoleBody {
+                        role_id,
+                        secret_id: sid,
+                    },
+                    sid.len(),
+                )?;
+                (format!("auth/{mount}/login"), b, None)
+            }
+            LoginMethod::Jwt { mount, role, jwt } => {
+                let token = self.jwt(jwt).await?;
+                let b = body(&JwtBody { role, jwt: &token }, token.len())?;
+                (format!("auth/{mount}/login"), b, Some(token))
+            }
+        };
+        let answer = self.http.post(&path, None, payload).await?;
+        if !answer.status.is_success() {
+            let said = server_message(&answer.errors());
+            let status = answer.status.as_u16();
+            return Err(match (&self.method, jwt) {
+                (LoginMethod::Jwt { role, .. }, Some(token)) if status == 400 || status == 403 => {
+                    let c = claims_of(&token);
+                    let aud = c.aud.map(|a| a.to_string()).unwrap_or_else(|| "-".into());
+                    Error::new(
+                        ErrorKind::ConfigInvalid,
+                        format!(
+                            "Vault refused the JWT login for role `{role}` (HTTP {status}): server said \"{said}\"; the token has iss={}, aud={aud}, sub={}",
+                            c.iss.as_deref().unwrap_or("-"),
+                            c.sub.as_deref().unwrap_or("-"),
+                        ),
+                    )
+                    .with_hint("compare the role's bound_audiences, bound_issuer and bound_claims with the token's claims")
+                }
+                _ if status == 400 || status == 401 || status == 403 => Error::new(
+                    ErrorKind::Unauthenticated,
+                    format!("Vault refused the {} login (HTTP {status}): server said \"{said}\"", self.method.name()),
+                )
+                .with_hint("check the role id and that the secret id is current (they expire and can be used a limited number of times)"),
+                _ => crate::error::from_status(answer.status, &answer.errors(), &path),
+            }
+            .with_backend("vault"));
+        }
+        let parsed: LoginAnswer = serde_json::from_slice(&answer.body).map_err(|_| {
+            Error::new(
+                ErrorKind::Unexpected,
+                format!(
+                    "Vault's answer to the {} login has no usable auth block",
+                    self.method.name()
+                ),
+            )
+            .with_backend("vault")
+        })?;
+        let auth = parsed.auth.ok_or_else(|| {
+            Error::new(
+                ErrorKind::Unexpected,
+                format!(
+                    "Vault's answer to the {} login has no auth block",
+                    self.method.name()
+                ),
+            )
+            .with_backend("vault")
+        })?;
+        let expires_at = (auth.lease_duration > 0)
+            .then(|| fetched_at + Duration::from_secs(auth.lease_duration));
+        tracing::debug!(
+            method = self.method.name(),
+            accessor = auth.accessor.as_deref().unwrap_or("-"),
+            ttl_s = auth.lease_duration,
+            renewable = auth.renewable,
+            "vault login"
+        );
+        Ok(VaultToken::new(
+            auth.client_token,
+            format!("{} login", self.method.name()),
+            expires_at,
+        )
+        .with_accessor(auth.accessor)
+        .with_renewable(auth.renewable))
+    }
+}
+
+#[async_trait]
+impl CredentialProvider for LoginProvider {
+    type Credential = VaultToken;
+
+    async fn credential(&self) -> Result<Arc<VaultToken>> {
+        self.login().await.map(Arc::new)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claims_are_read_without_the_signature_and_debug_redacts() {
+        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(br#"{"iss":"https://token.actions.githubusercontent.com","aud":"vault","sub":"repo:acme/cleo"}"#);
+        let c = claims_of(&format!("e30.{payload}.sig"));
+        assert_eq!(c.sub.as_deref(), Some("repo:acme/cleo"));
+        assert!(claims_of("garbage").iss.is_none());
+        let s = JwtSource::GithubActions {
+            request_url: "http://x".into(),
+            request_token: SecretString::from("canary-rt".to_owned()),
+            audience: "vault".into(),
+        };
+        assert!(!format!("{s:?}").contains("canary"));
+    }
+}
