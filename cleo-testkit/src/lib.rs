@@ -2,6 +2,7 @@
 //! the addresses of the real peers started by `scripts/test`, and unique names so
 //! tests can run in parallel against one server.
 
+pub mod cluster;
 pub mod conformance;
 
 use std::io::Write;

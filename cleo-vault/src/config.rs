@@ -18,6 +18,10 @@ use serde::Deserialize;
 pub struct VaultConfig {
     /// Server address, such as `https://vault.example.com:8200`.
     pub address: Option<String>,
+    /// Several node addresses of one cluster, tried in turn when a node is down,
+    /// sealed or in standby (instead of `address`). The token goes to these only.
+    #[serde(default)]
+    pub addresses: Vec<String>,
     /// A file holding the token (read after `VAULT_TOKEN`/`BAO_TOKEN`, before `~/.vault-token`).
     pub token_file: Option<PathBuf>,
     /// Enterprise/OpenBao namespace.
@@ -82,6 +86,7 @@ impl fmt::Debug for VaultConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("VaultConfig")
             .field("address", &self.address)
+            .field("addresses", &self.addresses)
             .field("token_file", &self.token_file)
             .field("namespace", &self.namespace)
             .field("timeout", &self.timeout)
@@ -95,8 +100,11 @@ impl fmt::Debug for VaultConfig {
 /// The settings a [`crate::VaultSource`] runs with, after merging config and environment.
 #[derive(Clone, Debug)]
 pub struct VaultSettings {
-    /// Server address (validated), or `None` when neither config nor environment gives one.
+    /// Server address (validated), or `None` when neither config nor environment
+    /// gives one. With several addresses, the first.
     pub address: Option<Url>,
+    /// Every configured node address, `address` first; empty when there is none.
+    pub addresses: Vec<Url>,
     /// Where the address came from, for messages (`VAULT_ADDR`, `cleo.toml`).
     pub address_origin: &'static str,
     /// Token file from the config.
@@ -130,9 +138,15 @@ impl VaultSettings {
     /// Merges `config` with the environment. The config file's address wins over
     /// `VAULT_ADDR`, since a project file names the server on purpose.
     pub fn resolve(config: &VaultConfig) -> Result<VaultSettings> {
-        let (address, address_origin) = match &config.address {
-            Some(a) => (Some(a.clone()), "cleo.toml [vault] address"),
-            None => match env_first(&["VAULT_ADDR", "BAO_ADDR"]) {
+        if config.address.is_some() && !config.addresses.is_empty() {
+            return Err(invalid(
+                "[vault] has both `address` and `addresses`; keep one".into(),
+            ));
+        }
+        let (address, address_origin) = match (&config.address, config.addresses.first()) {
+            (Some(a), _) => (Some(a.clone()), "cleo.toml [vault] address"),
+            (None, Some(a)) => (Some(a.clone()), "cleo.toml [vault] addresses"),
+            (None, None) => match env_first(&["VAULT_ADDR", "BAO_ADDR"]) {
                 Some((a, origin)) => (Some(a), origin),
                 None => (None, "unset"),
             },
@@ -140,6 +154,14 @@ impl VaultSettings {
         let address = address
             .map(|a| validate_address(&a, address_origin, &config.allow_http_hosts))
             .transpose()?;
+        let mut addresses: Vec<Url> = address.iter().cloned().collect();
+        for a in config.addresses.iter().skip(1) {
+            addresses.push(validate_address(
+                a,
+                "cleo.toml [vault] addresses",
+                &config.allow_http_hosts,
+            )?);
+        }
         let timeout = match &config.timeout {
             Some(t) => humantime::parse_duration(t)
                 .map_err(|e| invalid(format!("[vault] timeout `{t}`: {e}")))?,
@@ -167,6 +189,7 @@ impl VaultSettings {
         Ok(VaultSettings {
             login,
             address,
+            addresses,
             address_origin,
             token_file: config.token_file.clone(),
             namespace,

@@ -1,6 +1,7 @@
 //! The HTTP layer: one `reqwest` client, the Vault headers, and bodies read into
 //! wiping buffers.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use cleo_core::{Error, ErrorKind, Result, Zeroizing};
@@ -86,12 +87,14 @@ impl Answer {
 
 pub(crate) struct Http {
     client: reqwest::Client,
-    base: Url,
+    bases: Vec<Url>,
+    /// The node that answered last; requests start there.
+    preferred: AtomicUsize,
     timeout: Duration,
 }
 
 impl Http {
-    pub fn new(base: Url, settings: &VaultSettings) -> Result<Http> {
+    pub fn new(bases: Vec<Url>, settings: &VaultSettings) -> Result<Http> {
         let mut headers = HeaderMap::new();
         // The Vault CLI sends it; servers may require it to block browser-based SSRF.
         headers.insert("X-Vault-Request", HeaderValue::from_static("true"));
@@ -123,13 +126,17 @@ impl Http {
             })?;
         Ok(Http {
             client,
-            base,
+            bases,
+            preferred: AtomicUsize::new(0),
             timeout: settings.timeout,
         })
     }
 
+    /// The address requests go to first.
     pub fn address(&self) -> &str {
-        self.base.as_str().trim_end_matches('/')
+        self.bases[self.preferred.load(Ordering::Relaxed) % self.bases.len()]
+            .as_str()
+            .trim_end_matches('/')
     }
 
     /// `GET /v1/<api_path>` where `api_path` is made of already-decoded segments.
@@ -155,6 +162,10 @@ impl Http {
             .await
     }
 
+    /// Sends to the preferred node; on a transport failure, or an answer that means
+    /// "not here" (5xx from a sealed, standby or leaderless node, or a redirect, which
+    /// is never followed), tries the next configured node. Only configured nodes ever
+    /// see the token.
     async fn send(
         &self,
         method: reqwest::Method,
@@ -168,39 +179,77 @@ impl Http {
             .filter(|s| !s.is_empty())
             .map(|s| utf8_percent_encode(s, SEGMENT).to_string())
             .collect();
-        let mut url = self.base.clone();
-        url.set_path(&format!(
-            "{}/v1/{}",
-            self.base.path().trim_end_matches('/'),
-            encoded.join("/")
-        ));
-        if !query.is_empty() {
-            url.query_pairs_mut().extend_pairs(query);
+        let token_header = match token {
+            Some(token) => {
+                let mut h = HeaderValue::from_str(token.expose_secret()).map_err(|_| {
+                    Error::new(
+                        ErrorKind::Unauthenticated,
+                        format!(
+                            "the Vault token from {} has characters an HTTP header cannot carry",
+                            token.origin()
+                        ),
+                    )
+                    .with_backend("vault")
+                })?;
+                h.set_sensitive(true);
+                Some(h)
+            }
+            None => None,
+        };
+        let first = self.preferred.load(Ordering::Relaxed);
+        let n = self.bases.len();
+        let mut last: Option<Result<Answer>> = None;
+        for i in 0..n {
+            let idx = (first + i) % n;
+            let base = &self.bases[idx];
+            let mut url = base.clone();
+            url.set_path(&format!(
+                "{}/v1/{}",
+                base.path().trim_end_matches('/'),
+                encoded.join("/")
+            ));
+            if !query.is_empty() {
+                url.query_pairs_mut().extend_pairs(query);
+            }
+            tracing::trace!(method = %method, node = %base.as_str().trim_end_matches('/'), path = %url.path(), "vault request");
+            let mut request = self.client.request(method.clone(), url);
+            if let Some(h) = &token_header {
+                request = request.header("X-Vault-Token", h.clone());
+            }
+            if let Some(body) = &body {
+                // reqwest needs an owned body; the copy it makes lives in its own buffers
+                // (see THREAT_MODEL.md), and ours is wiped when `body` drops.
+                request = request
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(body.to_vec());
+            }
+            let address = base.as_str().trim_end_matches('/');
+            let outcome = self.exchange(request, address).await;
+            let next = match &outcome {
+                Err(e) => e.kind() == ErrorKind::Unavailable,
+                Ok(a) => a.status.is_server_error() || a.status.is_redirection(),
+            };
+            if !next || n == 1 {
+                if outcome.is_ok() && idx != first {
+                    tracing::debug!(
+                        node = address,
+                        "vault node answered; preferring it from now on"
+                    );
+                    self.preferred.store(idx, Ordering::Relaxed);
+                }
+                return outcome;
+            }
+            tracing::debug!(
+                node = address,
+                "vault node unavailable; trying the next one"
+            );
+            last = Some(outcome);
         }
-        tracing::trace!(method = %method, path = %url.path(), "vault request");
-        let mut request = self.client.request(method, url);
-        if let Some(token) = token {
-            let mut token_header = HeaderValue::from_str(token.expose_secret()).map_err(|_| {
-                Error::new(
-                    ErrorKind::Unauthenticated,
-                    format!(
-                        "the Vault token from {} has characters an HTTP header cannot carry",
-                        token.origin()
-                    ),
-                )
-                .with_backend("vault")
-            })?;
-            token_header.set_sensitive(true);
-            request = request.header("X-Vault-Token", token_header);
-        }
-        if let Some(body) = body {
-            // reqwest needs an owned body; the copy it makes lives in its own buffers
-            // (see THREAT_MODEL.md), and ours is wiped when `body` drops.
-            request = request
-                .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .body(body.to_vec());
-        }
-        let transport = |e| from_transport(e, self.address(), self.timeout.as_secs_f64());
+        last.expect("at least one address")
+    }
+
+    async fn exchange(&self, request: reqwest::RequestBuilder, address: &str) -> Result<Answer> {
+        let transport = |e| from_transport(e, address, self.timeout.as_secs_f64());
         let mut response = request.send().await.map_err(transport)?;
         let status = response.status();
         let hint = response.content_length().unwrap_or(0).min(MAX_BODY as u64) as usize;

@@ -119,11 +119,10 @@ impl VaultSource {
     }
 
     fn http_for(settings: &VaultSettings) -> Result<Option<Arc<Http>>> {
-        settings
-            .address
-            .clone()
-            .map(|a| Http::new(a, settings).map(Arc::new))
-            .transpose()
+        if settings.addresses.is_empty() {
+            return Ok(None);
+        }
+        Http::new(settings.addresses.clone(), settings).map(|h| Some(Arc::new(h)))
     }
 
     /// A source using `settings` and a given credential provider.
