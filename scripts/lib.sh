@@ -59,7 +59,10 @@ start_openbao() {
   port="$(free_port)"
   token="$(random_token)"
   log "starting OpenBao on 127.0.0.1:$port"
-  bao server -dev -dev-root-token-id="$token" -dev-listen-address="127.0.0.1:$port" \
+  # A dev server writes its root token to $HOME/.vault-token; give it a HOME of its
+  # own so the user's real login is left alone.
+  mkdir -p "$CLEO_RUN_DIR/home"
+  HOME="$CLEO_RUN_DIR/home" bao server -dev -dev-root-token-id="$token" -dev-listen-address="127.0.0.1:$port" \
     >"$CLEO_RUN_DIR/openbao.log" 2>&1 &
   CLEO_PIDS+=($!)
   export CLEO_TEST_VAULT_ADDR="http://127.0.0.1:$port"

@@ -17,9 +17,11 @@ fn write_out(bytes: &[u8]) -> Result<()> {
 
 pub async fn run(client: &Client, args: &GetArgs) -> Result<()> {
     let secret = client.get(&args.reference).await?;
+    let cache = client.cache_state(&args.reference);
+    let cache = cache.as_ref();
     match (args.reveal, args.json) {
-        (false, false) => write_out(metadata_text(&secret).as_bytes()),
-        (false, true) => write_out(format!("{}\n", metadata_json(&secret)).as_bytes()),
+        (false, false) => write_out(metadata_text(&secret, cache).as_bytes()),
+        (false, true) => write_out(format!("{}\n", metadata_json(&secret, cache)).as_bytes()),
         (true, false) => {
             let value: Zeroizing<Vec<u8>> = if args.base64 {
                 Zeroizing::new(
@@ -38,7 +40,7 @@ pub async fn run(client: &Client, args: &GetArgs) -> Result<()> {
             Ok(())
         }
         (true, true) => {
-            let mut doc = metadata_json(&secret);
+            let mut doc = metadata_json(&secret, cache);
             let (key, value) = if args.base64 {
                 (
                     "value_base64",

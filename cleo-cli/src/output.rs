@@ -2,7 +2,7 @@
 
 use std::time::SystemTime;
 
-use cleo_core::Secret;
+use cleo_core::{EntryState, Secret};
 use serde_json::{Value, json};
 
 fn time(t: SystemTime) -> String {
@@ -10,9 +10,11 @@ fn time(t: SystemTime) -> String {
 }
 
 /// Metadata as JSON, without the value.
-pub fn metadata_json(secret: &Secret) -> Value {
+pub fn metadata_json(secret: &Secret, cache: Option<&EntryState>) -> Value {
     let m = secret.meta();
     json!({
+        "cached_until": cache.map(|c| time(c.expires_at)),
+        "refresh_at": cache.map(|c| time(c.refresh_at)),
         "reference": m.reference,
         "backend": m.backend,
         "version": m.version,
@@ -29,7 +31,7 @@ pub fn metadata_json(secret: &Secret) -> Value {
 }
 
 /// Metadata as aligned lines for people, the value masked.
-pub fn metadata_text(secret: &Secret) -> String {
+pub fn metadata_text(secret: &Secret, cache: Option<&EntryState>) -> String {
     let m = secret.meta();
     let mut rows: Vec<(&str, String)> = vec![
         ("reference", m.reference.clone()),
@@ -44,6 +46,16 @@ pub fn metadata_text(secret: &Secret) -> String {
         ),
         ("renewable", if m.renewable { "yes" } else { "no" }.into()),
     ];
+    if let Some(c) = cache {
+        rows.push((
+            "cached",
+            format!(
+                "until {} (refresh from {})",
+                time(c.expires_at),
+                time(c.refresh_at)
+            ),
+        ));
+    }
     if let Some(l) = &m.lease {
         rows.push(("lease", format!("{} ({} s)", l.id, l.duration.as_secs())));
     }

@@ -282,6 +282,20 @@ async fn wrong_token_no_token_no_address_and_server_down() {
     // ~/.vault-token with a trailing newline, as `bao login` writes it.
     let token_file = f.home.path().join(".vault-token");
     std::fs::write(&token_file, format!("{}\n", f.admin.root_token())).unwrap();
+    std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let r = cleo(
+        &["get", &f.reference()],
+        &[("VAULT_ADDR", f.admin.addr())],
+        f.home.path(),
+    );
+    assert_eq!(
+        r.code, 2,
+        "a token file others can read is refused: {}",
+        r.stderr
+    );
+    assert!(r.error_line().contains("chmod 600"), "{}", r.stderr);
+    r.assert_clean(&f.canaries());
+    std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o600)).unwrap();
     let r = cleo(
         &["get", "--reveal", &f.reference()],
         &[("VAULT_ADDR", f.admin.addr())],

@@ -8,42 +8,18 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::reference::{Reference, SecretRef};
 
+/// The top-level sections `cleo.toml` may have; anything else is a typo.
+pub const KNOWN_SECTIONS: &[&str] = &["secrets", "cache", "vault", "aws"];
+
 /// The environment variable that names the config file.
 pub const CONFIG_ENV: &str = "CLEO_CONFIG";
 /// The file looked for in the working directory.
 pub const DEFAULT_FILE: &str = "cleo.toml";
-
-/// One entry of `[secrets]`: a plain reference string, or a table with options.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-enum RawEntry {
-    Plain(String),
-    Full {
-        #[serde(rename = "ref")]
-        reference: String,
-        #[serde(default, with = "humantime_serde_opt")]
-        ttl: Option<Duration>,
-        #[serde(default)]
-        description: Option<String>,
-    },
-}
-
-mod humantime_serde_opt {
-    use serde::{Deserialize, Deserializer};
-    use std::time::Duration;
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-        let s: Option<String> = Option::deserialize(d)?;
-        s.map(|s| humantime::parse_duration(&s).map_err(serde::de::Error::custom))
-            .transpose()
-    }
-}
 
 /// A logical name's target and options.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,6 +45,66 @@ fn config_error(path: &Path, message: impl Into<String>) -> Error {
         ErrorKind::ConfigInvalid,
         format!("{}: {}", path.display(), message.into()),
     )
+}
+
+fn parse_entry(name: &str, entry: toml::Value) -> Result<SecretEntry> {
+    let bad = |msg: String| {
+        Error::new(ErrorKind::ConfigInvalid, format!("[secrets] `{name}`: {msg}")).with_hint(
+            "an entry is `\"name\" = \"scheme://...\"` or `\"name\" = { ref = \"scheme://...\", ttl = \"5m\", description = \"...\" }`",
+        )
+    };
+    if !matches!(Reference::parse(name), Ok(Reference::Logical(_))) {
+        return Err(bad(
+            "not a valid logical name (letters, digits and `_ - . /`, like mlflow/api_token)"
+                .into(),
+        ));
+    }
+    let (reference, ttl, description) = match entry {
+        toml::Value::String(r) => (r, None, None),
+        toml::Value::Table(mut t) => {
+            if let Some(k) = t
+                .keys()
+                .find(|k| !["ref", "ttl", "description"].contains(&k.as_str()))
+            {
+                return Err(bad(format!(
+                    "unknown key `{k}` (known: ref, ttl, description)"
+                )));
+            }
+            let reference = match t.remove("ref") {
+                Some(toml::Value::String(r)) => r,
+                Some(_) => return Err(bad("`ref` must be a string".into())),
+                None => return Err(bad("missing `ref`".into())),
+            };
+            let ttl = match t.remove("ttl") {
+                Some(toml::Value::String(d)) => {
+                    Some(humantime::parse_duration(&d).map_err(|e| {
+                        bad(format!("ttl = \"{d}\": {e} (use \"30s\", \"5m\", \"1h\")"))
+                    })?)
+                }
+                Some(_) => return Err(bad("`ttl` must be a string such as \"5m\"".into())),
+                None => None,
+            };
+            let description = match t.remove("description") {
+                Some(toml::Value::String(d)) => Some(d),
+                Some(_) => return Err(bad("`description` must be a string".into())),
+                None => None,
+            };
+            (reference, ttl, description)
+        }
+        _ => return Err(bad("expected a reference string or a table".into())),
+    };
+    if !reference.contains("://") {
+        return Err(bad(
+            "entries must point at a reference such as vault://mount/path#field, not at another logical name".into(),
+        ));
+    }
+    let reference = SecretRef::parse(&reference)
+        .map_err(|e| bad(e.message().to_owned()).with_reference(reference.clone()))?;
+    Ok(SecretEntry {
+        reference,
+        ttl,
+        description,
+    })
 }
 
 impl Config {
@@ -136,48 +172,23 @@ impl Config {
         })?;
         let mut secrets = BTreeMap::new();
         if let Some(value) = table.remove("secrets") {
-            let raw: BTreeMap<String, RawEntry> = value.try_into().map_err(|e: toml::de::Error| {
-                Error::new(
+            let toml::Value::Table(entries) = value else {
+                return Err(Error::new(
                     ErrorKind::ConfigInvalid,
-                    format!("[secrets]: {}", e.message().lines().next().unwrap_or("invalid entry")),
-                )
-                .with_hint("each entry is `\"name\" = \"scheme://...\"` or `\"name\" = { ref = \"scheme://...\", ttl = \"5m\" }`")
-            })?;
-            for (name, entry) in raw {
-                let (reference, ttl, description) = match entry {
-                    RawEntry::Plain(r) => (r, None, None),
-                    RawEntry::Full {
-                        reference,
-                        ttl,
-                        description,
-                    } => (reference, ttl, description),
-                };
-                match Reference::parse(&name) {
-                    Ok(Reference::Logical(_)) => {}
-                    _ => {
-                        return Err(Error::new(
-                            ErrorKind::ConfigInvalid,
-                            format!("[secrets]: `{name}` is not a valid logical name"),
-                        )
-                        .with_hint("logical names use letters, digits and `_ - . /`, like mlflow/api_token"));
-                    }
-                }
-                let reference = SecretRef::parse(&reference).map_err(|e| {
-                    Error::new(
-                        ErrorKind::ConfigInvalid,
-                        format!("[secrets] `{name}`: {}", e.message()),
-                    )
-                    .with_reference(reference.clone())
-                })?;
-                secrets.insert(
-                    name,
-                    SecretEntry {
-                        reference,
-                        ttl,
-                        description,
-                    },
-                );
+                    "`secrets` must be a table: [secrets]",
+                ));
+            };
+            for (name, entry) in entries {
+                secrets.insert(name.clone(), parse_entry(&name, entry)?);
             }
+        }
+        if let Some(unknown) = table.keys().find(|k| !KNOWN_SECTIONS.contains(&k.as_str())) {
+            // The value is never quoted: a misplaced key may hold a pasted secret.
+            return Err(Error::new(
+                ErrorKind::ConfigInvalid,
+                format!("unknown top-level key or section `{unknown}`"),
+            )
+            .with_hint(format!("known sections: {}", KNOWN_SECTIONS.join(", "))));
         }
         Ok(Config {
             path: None,
@@ -249,7 +260,7 @@ address = "http://127.0.0.1:8200"
         assert_eq!(e.reference.as_str(), "vault://secret/mlflow#api_token");
         assert_eq!(e.ttl, Some(Duration::from_secs(300)));
         assert_eq!(c.secret("artifacts/s3/bucket").unwrap().ttl, None);
-        #[derive(Deserialize, Default)]
+        #[derive(serde::Deserialize, Default)]
         struct V {
             address: Option<String>,
         }
@@ -257,6 +268,40 @@ address = "http://127.0.0.1:8200"
         assert_eq!(v.address.as_deref(), Some("http://127.0.0.1:8200"));
         let missing: V = c.section("nope").unwrap();
         assert!(missing.address.is_none());
+    }
+
+    #[test]
+    fn typos_and_bad_entries_are_named() {
+        let cases = [
+            (
+                "[valt]\naddress = \"x\"\n",
+                "unknown top-level key or section `valt`",
+            ),
+            ("password = \"canary-top-1\"\n", "`password`"),
+            (
+                "[secrets]\n\"a/b\" = { ref = \"env://X\", tll = \"5m\" }\n",
+                "unknown key `tll`",
+            ),
+            (
+                "[secrets]\n\"a/b\" = { ref = \"env://X\", ttl = \"5 parsecs\" }\n",
+                "ttl = \"5 parsecs\"",
+            ),
+            (
+                "[secrets]\n\"a/b\" = { value = \"canary-v-2\" }\n",
+                "unknown key `value`",
+            ),
+            (
+                "[secrets]\n\"chain\" = \"app/pw\"\n",
+                "not at another logical name",
+            ),
+            ("[secrets]\n\"a/b\" = 3\n", "expected a reference string"),
+        ];
+        for (text, needle) in cases {
+            let e = Config::parse(text).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::ConfigInvalid);
+            assert!(e.to_string().contains(needle), "{text}: {e}");
+            assert!(!e.to_string().contains("canary"), "{e}");
+        }
     }
 
     #[test]

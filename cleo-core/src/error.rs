@@ -177,10 +177,48 @@ impl Error {
     }
 }
 
+/// Longest reference echoed in an error message.
+const MAX_SHOWN_REFERENCE: usize = 200;
+
+/// Writes `text` on one line: control characters (newlines, escapes, NUL) become
+/// visible escapes, so an error can neither forge log lines nor drive a terminal.
+fn write_escaped(f: &mut fmt::Formatter<'_>, text: &str) -> fmt::Result {
+    for c in text.chars() {
+        if c.is_control() {
+            write!(f, "{}", c.escape_default())?;
+        } else {
+            fmt::Write::write_char(f, c)?;
+        }
+    }
+    Ok(())
+}
+
+fn shown_reference(r: &str) -> String {
+    if r.chars().count() <= MAX_SHOWN_REFERENCE {
+        r.to_owned()
+    } else {
+        let head: String = r.chars().take(MAX_SHOWN_REFERENCE).collect();
+        format!("{head}… ({} bytes)", r.len())
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)?;
-        match (&self.reference, self.backend) {
+        write_escaped(f, &self.to_plain())
+    }
+}
+
+impl Error {
+    fn to_plain(&self) -> String {
+        let mut f = String::new();
+        let _ = self.write_plain(&mut f);
+        f
+    }
+
+    fn write_plain(&self, f: &mut String) -> fmt::Result {
+        use fmt::Write;
+        f.push_str(&self.message);
+        match (self.reference.as_deref().map(shown_reference), self.backend) {
             (Some(r), Some(b)) => write!(f, " (reference: {r}, backend: {b})")?,
             (Some(r), None) => write!(f, " (reference: {r})")?,
             (None, Some(b)) => write!(f, " (backend: {b})")?,
@@ -237,6 +275,18 @@ mod tests {
             "secret not found (reference: vault://secret/app#token, backend: vault). check the path with `bao kv get`"
         );
         assert!(!e.is_temporary());
+    }
+
+    #[test]
+    fn display_is_one_line_without_control_characters() {
+        let e = Error::new(ErrorKind::NotFound, "no secret at a\nb")
+            .with_reference("vault://x/\u{1b}[2J")
+            .with_hint("line1\nline2");
+        let s = e.to_string();
+        assert!(!s.chars().any(char::is_control), "{s:?}");
+        assert!(s.contains("\\n") && s.contains("\\u{1b}"), "{s}");
+        let long = Error::new(ErrorKind::NotFound, "x").with_reference("r".repeat(5000));
+        assert!(long.to_string().len() < 300);
     }
 
     #[test]

@@ -44,6 +44,7 @@ pub enum Reference {
 impl Reference {
     /// Parses a direct reference or a logical name.
     pub fn parse(input: &str) -> Result<Self> {
+        check_characters(input)?;
         if input.contains("://") {
             return SecretRef::parse(input).map(Reference::Direct);
         }
@@ -83,8 +84,12 @@ fn validate_logical_name(input: &str) -> Result<()> {
     Ok(())
 }
 
+/// The longest reference accepted; real ones are far shorter, and a longer one is
+/// more likely a pasted value than a reference.
+pub const MAX_REFERENCE_LEN: usize = 2048;
+
 fn decode(input: &str, part: &str, what: &str) -> Result<String> {
-    percent_decode_str(part)
+    let decoded = percent_decode_str(part)
         .decode_utf8()
         .map(|s| s.into_owned())
         .map_err(|_| {
@@ -92,18 +97,46 @@ fn decode(input: &str, part: &str, what: &str) -> Result<String> {
                 input,
                 format!("the {what} is not valid UTF-8 after percent-decoding"),
             )
-        })
+        })?;
+    if decoded.chars().any(char::is_control) {
+        return Err(invalid(
+            input,
+            format!("the {what} percent-decodes to a control character"),
+        ));
+    }
+    Ok(decoded)
+}
+
+fn check_characters(input: &str) -> Result<()> {
+    if input.len() > MAX_REFERENCE_LEN {
+        return Err(Error::new(
+            ErrorKind::InvalidReference,
+            format!(
+                "the reference is {} bytes long, over the {MAX_REFERENCE_LEN} a reference may be",
+                input.len()
+            ),
+        )
+        .with_hint("was a value pasted where a reference belongs?"));
+    }
+    if input.chars().any(char::is_control) {
+        return Err(invalid(
+            input,
+            "malformed reference: it contains a control character",
+        ));
+    }
+    if input.chars().any(char::is_whitespace) {
+        return Err(invalid(
+            input,
+            "malformed reference: it contains whitespace",
+        ));
+    }
+    Ok(())
 }
 
 impl SecretRef {
     /// Parses `scheme://path?query#field` and checks the shape of known schemes.
     pub fn parse(input: &str) -> Result<Self> {
-        if input.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(invalid(
-                input,
-                "malformed reference: it contains whitespace",
-            ));
-        }
+        check_characters(input)?;
         let (scheme, rest) = input
             .split_once("://")
             .ok_or_else(|| invalid(input, "malformed reference: missing `://`"))?;

@@ -326,6 +326,16 @@ fn get_with(py: Python<'_>, client: &cleo_core::Client, reference: &str) -> PyRe
 #[pymodule]
 fn _cleo(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
+    // CLEO_LOG (a tracing filter such as `debug`) sends cleo's logs to stderr, as in
+    // the CLI. Only CLEO_LOG: RUST_LOG is often set for other programs.
+    if let Some(filter) = std::env::var("CLEO_LOG").ok().filter(|f| !f.is_empty())
+        && let Ok(filter) = tracing_subscriber::EnvFilter::try_new(filter)
+    {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<PySecret>()?;
     m.add_class::<PyClient>()?;

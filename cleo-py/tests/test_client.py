@@ -109,7 +109,12 @@ def test_wrong_token_is_unauthenticated(seeded, monkeypatch, admin):
 def test_token_file_with_trailing_newline(seeded, monkeypatch, tmp_path, admin):
     ref, value = seeded
     monkeypatch.delenv("VAULT_TOKEN")
-    (tmp_path / ".vault-token").write_text(admin.token + "\n")
+    token_file = tmp_path / ".vault-token"
+    token_file.write_text(admin.token + "\n")
+    os.chmod(token_file, 0o644)
+    with pytest.raises(cleo.ConfigError, match="chmod 600"):
+        cleo.Client().get(ref)
+    os.chmod(token_file, 0o600)
     assert cleo.Client().get(ref).expose() == value
 
 
@@ -177,3 +182,18 @@ def test_exception_tree():
         assert issubclass(getattr(cleo, name), cleo.CleoError)
     assert issubclass(cleo.RateLimitedError, cleo.UnavailableError)
     assert issubclass(cleo.CleoError, Exception)
+
+
+def test_cleo_log_sends_logs_to_stderr_without_values(seeded, admin):
+    import subprocess
+    import sys
+
+    ref, value = seeded
+    code = f"import cleo; print(len(cleo.get({ref!r}).expose()))"
+    env = dict(os.environ, CLEO_LOG="trace")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == str(len(value))
+    assert "fetching secret" in out.stderr and "vault request" in out.stderr
+    for secret in (value, admin.token):
+        assert secret not in out.stderr and secret not in out.stdout

@@ -64,6 +64,7 @@ impl BaoCluster {
             std::fs::write(&config_path, config).unwrap();
             let log = std::fs::File::create(dir.join(format!("node{i}.log"))).unwrap();
             let child = Command::new("bao")
+                .env("HOME", &dir)
                 .arg("server")
                 .arg(format!("-config={}", config_path.display()))
                 .stdout(Stdio::from(log.try_clone().unwrap()))

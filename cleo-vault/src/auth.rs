@@ -104,9 +104,15 @@ impl fmt::Debug for TokenProvider {
 impl TokenProvider {
     /// A provider that looks in the environment, then `token_file`, then `~/.vault-token`.
     pub fn new(token_file: Option<PathBuf>) -> Self {
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        // `~/...` in cleo.toml means the home directory, as it would in a shell.
+        let token_file = token_file.map(|p| match (p.strip_prefix("~"), &home) {
+            (Ok(rest), Some(h)) => h.join(rest),
+            _ => p,
+        });
         TokenProvider {
             token_file,
-            home: std::env::var_os("HOME").map(PathBuf::from),
+            home,
             cached: OnceCell::new(),
         }
     }
@@ -141,6 +147,22 @@ impl TokenProvider {
 }
 
 fn read_token_file(path: &Path, configured: bool) -> Result<VaultToken> {
+    use std::os::unix::fs::PermissionsExt;
+    // The same rule as file:// references: other users must not be able to read it.
+    if let Ok(meta) = std::fs::metadata(path) {
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o027 != 0 {
+            return Err(Error::new(
+                ErrorKind::ConfigInvalid,
+                format!(
+                    "refusing the Vault token file {}: its mode {mode:04o} lets other users read or change it",
+                    path.display()
+                ),
+            )
+            .with_backend("vault")
+            .with_hint(format!("run `chmod 600 {}`", path.display())));
+        }
+    }
     let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
         let kind = if configured {
             ErrorKind::ConfigInvalid
@@ -219,6 +241,20 @@ impl CredentialProvider for StaticTokenProvider {
 mod tests {
     use super::*;
     use std::io::Write;
+
+    #[test]
+    fn a_token_file_others_can_read_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(b"hvs.canary-token-78\n").unwrap();
+        std::fs::set_permissions(f.path(), std::fs::Permissions::from_mode(0o644)).unwrap();
+        let e = read_token_file(f.path(), true).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ConfigInvalid);
+        assert!(
+            e.to_string().contains("chmod 600") && !e.to_string().contains("canary"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn token_file_is_trimmed_and_debug_is_redacted() {

@@ -88,8 +88,47 @@ pub(crate) fn from_status(status: StatusCode, errors: &[String], path: &str) -> 
         .with_backend("vault")
 }
 
+/// The innermost cause of an error, one line: what rustls or the OS actually said.
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
 /// An error for a request that got no HTTP answer.
 pub(crate) fn from_transport(e: reqwest::Error, address: &str, timeout_secs: f64) -> Error {
+    let cause = root_cause(&e);
+    let lower = cause.to_lowercase();
+    if lower.contains("certificate")
+        || lower.contains("unknownissuer")
+        || lower.contains("notvalidforname")
+    {
+        return Error::new(
+            ErrorKind::Unavailable,
+            format!("the TLS certificate of Vault at {address} was not accepted: {cause}"),
+        )
+        .with_temporary(false)
+        .with_backend("vault")
+        .with_hint("check that the certificate matches the host name in the address and is signed by a CA this machine trusts");
+    }
+    if lower.contains("corrupt message")
+        || lower.contains("invalidcontenttype")
+        || lower.contains("wrong version number")
+    {
+        return Error::new(
+            ErrorKind::Unavailable,
+            format!("Vault at {address} did not answer with TLS ({cause})"),
+        )
+        .with_temporary(false)
+        .with_backend("vault")
+        .with_hint("if the server serves plain HTTP on loopback, use an http:// address");
+    }
     let message = if e.is_timeout() {
         format!("Vault at {address} did not answer within {timeout_secs:.1} s")
     } else if e.is_connect() {

@@ -105,6 +105,7 @@ impl Http {
                     "the Vault namespace has characters an HTTP header cannot carry",
                 )
                 .with_backend("vault")
+                .with_hint("check VAULT_NAMESPACE or [vault] namespace for a stray newline")
             })?;
             headers.insert("X-Vault-Namespace", v);
         }
@@ -190,6 +191,9 @@ impl Http {
                         ),
                     )
                     .with_backend("vault")
+                    .with_hint(
+                        "a token is one line of printable text; check for a stray newline or quote",
+                    )
                 })?;
                 h.set_sensitive(true);
                 Some(h)

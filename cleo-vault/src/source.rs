@@ -330,8 +330,20 @@ impl VaultSource {
                 }
             }
         }
+        if answer.status == StatusCode::NOT_FOUND
+            && let Some(v) = version
+        {
+            return Err(Error::new(
+                ErrorKind::NotFound,
+                format!("{path} has no version {v}, or does not exist"),
+            )
+            .with_hint(format!(
+                "list its versions with `bao kv metadata get {path}`"
+            )));
+        }
         if !answer.status.is_success() {
-            return Err(self.status_error(http, &answer, path, &token).await);
+            // Policies name the API path (secret/data/app on KV v2), so the hint does too.
+            return Err(self.status_error(http, &answer, &api_path, &token).await);
         }
 
         let envelope = answer.envelope()?;

@@ -283,3 +283,87 @@ async fn no_address_is_a_config_error_at_first_read() {
     let e = fetch(&src, "vault://secret/app#k").await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::ConfigInvalid);
 }
+
+#[tokio::test]
+async fn tls_problems_are_named_not_reported_as_a_dead_server() {
+    // A TLS dev server whose certificate comes from a CA this machine does not trust.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let home = tempfile::tempdir().unwrap();
+    let mut server = std::process::Command::new("bao")
+        .env("HOME", home.path())
+        .args(["server", "-dev", "-dev-tls", "-dev-root-token-id=tls-test"])
+        .arg(format!("-dev-listen-address=127.0.0.1:{port}"))
+        .arg(format!("-dev-tls-cert-dir={}", home.path().display()))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("bao on PATH");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the TLS dev server did not start"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let e = fetch(
+        &source_at(&format!("https://127.0.0.1:{port}"), "tls-test"),
+        "vault://secret/a#b",
+    )
+    .await
+    .unwrap_err();
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(e.kind(), ErrorKind::Unavailable, "{e}");
+    assert!(
+        !e.is_temporary(),
+        "a refused certificate will not fix itself: {e}"
+    );
+    assert!(e.to_string().contains("TLS certificate"), "{e}");
+    assert!(!e.to_string().contains("is running"), "{e}");
+
+    // https:// to a server that speaks plain HTTP.
+    let admin = VaultAdmin::new();
+    let plain = admin.addr().replace("http://", "https://");
+    let e = fetch(&source_at(&plain, admin.root_token()), "vault://secret/a#b")
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("did not answer with TLS"), "{e}");
+    assert!(e.to_string().contains("http://"), "{e}");
+}
+
+#[tokio::test]
+async fn a_missing_version_and_a_denied_kv2_path_get_precise_hints() {
+    let admin = VaultAdmin::new();
+    let path = unique("hints");
+    admin.put_kv2("secret", &path, json!({"k": "v"})).await;
+    let e = fetch(
+        &source(&admin),
+        &format!("vault://secret/{path}?version=99#k"),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound);
+    assert!(e.to_string().contains("has no version 99"), "{e}");
+    let narrow = admin
+        .token_with_policy(&format!(
+            "path \"secret/data/{}\" {{ capabilities = [\"read\"] }}",
+            unique("other")
+        ))
+        .await;
+    let e = fetch(
+        &source_at(admin.addr(), &narrow),
+        &format!("vault://secret/{path}#k"),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::PermissionDenied, "{e}");
+    assert!(
+        e.to_string().contains(&format!("secret/data/{path}")),
+        "{e}"
+    );
+}

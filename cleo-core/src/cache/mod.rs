@@ -396,6 +396,10 @@ impl<V: CacheValue> Cache<V> {
                 (ctl.backend, ctl.ttl)
             };
             let attempts = cache.inner.settings.retry_attempts;
+            // Retries stop once this much time has gone, so a backend that times out
+            // is not waited on `retry_attempts` times over.
+            let budget = cache.inner.settings.backoff_max;
+            let first_try = Instant::now();
             let mut attempt = 0;
             let result = loop {
                 attempt += 1;
@@ -424,8 +428,11 @@ impl<V: CacheValue> Cache<V> {
                             e.kind().as_str(),
                             Some(started.elapsed()),
                         );
-                        if e.is_temporary() && attempt < attempts {
-                            let wait = cache.backoff(attempt);
+                        let wait = cache.backoff(attempt);
+                        if e.is_temporary()
+                            && attempt < attempts
+                            && first_try.elapsed() + wait < budget
+                        {
                             tracing::debug!(key = %slot.key, backend, attempt, wait_ms = wait.as_millis() as u64, "temporary error, retrying");
                             cache.inner.clock.sleep(wait).await;
                             continue;

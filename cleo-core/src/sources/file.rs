@@ -67,7 +67,8 @@ impl SecretSource for FileSource {
                 format!("{path} is not a regular file"),
             )
             .with_reference(reference.as_str())
-            .with_backend("file"));
+            .with_backend("file")
+            .with_hint("point the reference at the file that holds the secret"));
         }
         let mode = meta.permissions().mode() & 0o777;
         if mode & 0o027 != 0 {
