@@ -96,6 +96,37 @@ seed_openbao() {
       api_token="$(random_token)" >/dev/null
 }
 
+# Starts moto (AWS APIs) on a free loopback port; exports CLEO_TEST_AWS_ENDPOINT.
+start_moto() {
+  CLEO_RUN_DIR="${CLEO_RUN_DIR:-$(mktemp -d -t cleo-peers.XXXXXX)}"
+  local port
+  port="$(free_port)"
+  log "starting moto on 127.0.0.1:$port"
+  moto_server -H 127.0.0.1 -p "$port" >"$CLEO_RUN_DIR/moto.log" 2>&1 &
+  CLEO_PIDS+=($!)
+  export CLEO_TEST_AWS_ENDPOINT="http://127.0.0.1:$port"
+  local i
+  for i in $(seq 1 100); do
+    if "$CLEO_VENV/bin/python" - "$CLEO_TEST_AWS_ENDPOINT" <<'PY' 2>/dev/null; then
+import sys, urllib.request
+with urllib.request.urlopen(sys.argv[1] + "/moto-api/", timeout=1) as r:
+    sys.exit(0 if r.status == 200 else 1)
+PY
+      return 0
+    fi
+    sleep 0.2
+  done
+  cat "$CLEO_RUN_DIR/moto.log" >&2
+  die "moto did not become ready on $CLEO_TEST_AWS_ENDPOINT"
+}
+
+# Release builds for benchmarks: the CLI and the Python module.
+maturin_release() {
+  log "building the release CLI and Python module"
+  cargo build --release --locked --quiet -p cleo-cli
+  (cd "$CLEO_ROOT/cleo-py" && maturin develop --release --quiet --locked >/dev/null)
+}
+
 # Builds the CLI and installs the Python module into .venv, sharing one target dir.
 build_all() {
   log "building the workspace (cargo build)"

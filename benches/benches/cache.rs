@@ -15,6 +15,13 @@ use futures_util::FutureExt;
 
 const KEY: &str = "bench://secret/mlflow#api_token";
 
+const KEYS: [&str; 4] = [
+    "bench://secret/a#token",
+    "bench://secret/b#token",
+    "bench://secret/c#token",
+    "bench://secret/d#token",
+];
+
 fn warm_client() -> Client {
     let mut registry = Registry::new();
     registry.register(Arc::new(Instant::default()));
@@ -23,8 +30,34 @@ fn warm_client() -> Client {
         .enable_all()
         .build()
         .unwrap();
-    rt.block_on(client.get(KEY)).unwrap();
+    for k in std::iter::once(KEY).chain(KEYS) {
+        rt.block_on(client.get(k)).unwrap();
+    }
     client
+}
+
+/// Runs `iters` reads on each of `threads` threads at once; returns the wall time.
+fn on_threads(client: &Client, threads: usize, iters: u64, same_key: bool) -> Duration {
+    let barrier = Arc::new(std::sync::Barrier::new(threads + 1));
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let client = client.clone();
+            let barrier = Arc::clone(&barrier);
+            let key = if same_key { KEY } else { KEYS[t % KEYS.len()] };
+            std::thread::spawn(move || {
+                barrier.wait();
+                for _ in 0..iters {
+                    black_box(client.get_cached(black_box(key)).unwrap());
+                }
+            })
+        })
+        .collect();
+    barrier.wait();
+    let start = Clock::now();
+    for h in handles {
+        h.join().unwrap();
+    }
+    start.elapsed()
 }
 
 fn hits(c: &mut Criterion) {
@@ -38,33 +71,12 @@ fn hits(c: &mut Criterion) {
     // One iteration = one read on each of N threads at once. Perfect scaling keeps the
     // time per iteration equal to the single-thread figure (up to the core count).
     for threads in [2usize, 4] {
-        let client = client.clone();
-        c.bench_function(
-            &format!("cache hit, get_cached, {threads} threads at once"),
-            |b| {
-                b.iter_custom(|iters| {
-                    let barrier = Arc::new(std::sync::Barrier::new(threads + 1));
-                    let handles: Vec<_> = (0..threads)
-                        .map(|_| {
-                            let client = client.clone();
-                            let barrier = Arc::clone(&barrier);
-                            std::thread::spawn(move || {
-                                barrier.wait();
-                                for _ in 0..iters {
-                                    black_box(client.get_cached(black_box(KEY)).unwrap());
-                                }
-                            })
-                        })
-                        .collect();
-                    barrier.wait();
-                    let start = Clock::now();
-                    for h in handles {
-                        h.join().unwrap();
-                    }
-                    start.elapsed()
-                })
-            },
-        );
+        for (same, label) in [(true, "same key"), (false, "a key per thread")] {
+            c.bench_function(
+                &format!("cache hit, get_cached, {threads} threads at once, {label}"),
+                |b| b.iter_custom(|iters| on_threads(&client, threads, iters, same)),
+            );
+        }
     }
 }
 

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant, SystemTime};
 use arc_swap::ArcSwapOption;
 use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Shared};
-use moka::notification::RemovalCause;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use audit::AuditEvent;
 pub use layer::{CachedCredentialProvider, CachedSource};
@@ -90,6 +90,9 @@ struct Control<V> {
 
 struct Slot<V> {
     key: Arc<str>,
+    /// The insert epoch at this slot's last read: least-recently-used order at the
+    /// granularity of inserts, kept without a shared counter on the read path.
+    last_used: AtomicU64,
     current: ArcSwapOption<Cached<V>>,
     ctl: Mutex<Control<V>>,
 }
@@ -103,7 +106,11 @@ impl<V> Slot<V> {
 struct Inner<V> {
     settings: CacheSettings,
     clock: Arc<dyn Clock>,
-    map: moka::sync::Cache<Arc<str>, Arc<Slot<V>>>,
+    map: papaya::HashMap<Arc<str>, Arc<Slot<V>>, foldhash::fast::RandomState>,
+    /// Bumped by every insert; reads copy it into the slot they touch.
+    epoch: AtomicU64,
+    /// Serialises inserts (and the evictions they cause); reads never take it.
+    inserting: Mutex<()>,
     audit: Option<Arc<AuditFile>>,
 }
 
@@ -124,7 +131,7 @@ impl<V: CacheValue> Clone for Cache<V> {
 impl<V: CacheValue> fmt::Debug for Cache<V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Cache")
-            .field("entries", &self.inner.map.entry_count())
+            .field("entries", &self.inner.map.len())
             .field("settings", &self.inner.settings)
             .finish()
     }
@@ -157,36 +164,16 @@ impl<V: CacheValue> Cache<V> {
             .map(AuditFile::open)
             .transpose()?
             .map(Arc::new);
-        let listener_audit = audit.clone();
-        let listener_clock = Arc::clone(&clock);
-        let map = moka::sync::Cache::builder()
-            .max_capacity(settings.max_entries)
-            .eviction_policy(moka::policy::EvictionPolicy::lru())
-            .eviction_listener(move |key: Arc<Arc<str>>, slot: Arc<Slot<V>>, cause| {
-                if cause == RemovalCause::Size {
-                    let backend = slot.ctl().backend;
-                    // Dropping the value here lets it be wiped as soon as callers drop theirs.
-                    slot.current.store(None);
-                    emit(
-                        listener_audit.as_deref(),
-                        &Record {
-                            event: AuditEvent::Evict,
-                            key: &key,
-                            backend,
-                            version: None,
-                            outcome: "ok",
-                            latency: None,
-                            at: listener_clock.now(),
-                        },
-                    );
-                }
-            })
+        let map = papaya::HashMap::builder()
+            .hasher(foldhash::fast::RandomState::default())
             .build();
         Ok(Cache {
             inner: Arc::new(Inner {
                 settings,
                 clock,
                 map,
+                epoch: AtomicU64::new(0),
+                inserting: Mutex::new(()),
                 audit,
             }),
         })
@@ -200,7 +187,13 @@ impl<V: CacheValue> Cache<V> {
     /// The value for `key` if one is cached and not expired, without fetching.
     /// Starts a background refresh when one is due.
     pub fn get_cached(&self, key: &str) -> Option<V> {
-        let slot = self.inner.map.get(key)?;
+        let map = self.inner.map.pin();
+        let slot = map.get(key)?;
+        let epoch = self.inner.epoch.load(Ordering::Relaxed);
+        // Write only when it changes, so steady reads of a hot key share its cache line.
+        if slot.last_used.load(Ordering::Relaxed) != epoch {
+            slot.last_used.store(epoch, Ordering::Relaxed);
+        }
         let current = slot.current.load();
         let cached = current.as_ref()?;
         let now = self.inner.clock.now();
@@ -210,7 +203,7 @@ impl<V: CacheValue> Cache<V> {
         if now < cached.expires_at {
             let value = cached.value.clone();
             drop(current);
-            self.maybe_refresh(&slot, now);
+            self.maybe_refresh(slot, now);
             return Some(value);
         }
         None
@@ -229,22 +222,7 @@ impl<V: CacheValue> Cache<V> {
         if let Some(v) = self.get_cached(key) {
             return Ok(v);
         }
-        let key_arc: Arc<str> = Arc::from(key);
-        let slot = self.inner.map.get_with(Arc::clone(&key_arc), || {
-            Arc::new(Slot {
-                key: key_arc,
-                current: ArcSwapOption::const_empty(),
-                ctl: Mutex::new(Control {
-                    fetcher: None,
-                    backend,
-                    ttl,
-                    inflight: None,
-                    refreshing: false,
-                    retry_at: None,
-                    failures: 0,
-                }),
-            })
-        });
+        let slot = self.slot_for(key, backend, ttl);
         let fetch = {
             let mut ctl = slot.ctl();
             ctl.fetcher = Some(Arc::clone(&fetcher));
@@ -280,9 +258,59 @@ impl<V: CacheValue> Cache<V> {
         fetch.await
     }
 
+    /// The slot for `key`, inserted (evicting the least recently used entry beyond
+    /// `max_entries`) if absent.
+    fn slot_for(&self, key: &str, backend: &'static str, ttl: Option<Duration>) -> Arc<Slot<V>> {
+        if let Some(slot) = self.inner.map.pin().get(key) {
+            return Arc::clone(slot);
+        }
+        let _one_inserter = self
+            .inner
+            .inserting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let map = self.inner.map.pin();
+        if let Some(slot) = map.get(key) {
+            return Arc::clone(slot);
+        }
+        let epoch = self.inner.epoch.fetch_add(1, Ordering::Relaxed) + 1;
+        while map.len() as u64 >= self.inner.settings.max_entries {
+            let Some(victim) = map
+                .iter()
+                .min_by_key(|(_, s)| s.last_used.load(Ordering::Relaxed))
+                .map(|(k, s)| (Arc::clone(k), Arc::clone(s)))
+            else {
+                break;
+            };
+            map.remove(&victim.0);
+            let backend = victim.1.ctl().backend;
+            // Dropping the value here lets it be wiped as soon as callers drop theirs.
+            victim.1.current.store(None);
+            self.audit(AuditEvent::Evict, &victim.0, backend, None, "ok", None);
+        }
+        let key: Arc<str> = Arc::from(key);
+        let slot = Arc::new(Slot {
+            key: Arc::clone(&key),
+            last_used: AtomicU64::new(epoch),
+            current: ArcSwapOption::const_empty(),
+            ctl: Mutex::new(Control {
+                fetcher: None,
+                backend,
+                ttl,
+                inflight: None,
+                refreshing: false,
+                retry_at: None,
+                failures: 0,
+            }),
+        });
+        map.insert(key, Arc::clone(&slot));
+        slot
+    }
+
     /// Drops `key`'s value so the next read fetches again (after a 401, say).
     pub fn invalidate(&self, key: &str) {
-        if let Some(slot) = self.inner.map.remove(key) {
+        let map = self.inner.map.pin();
+        if let Some(slot) = map.remove(key) {
             let version = slot
                 .current
                 .load()
@@ -303,15 +331,17 @@ impl<V: CacheValue> Cache<V> {
 
     /// Drops every entry.
     pub fn clear(&self) {
-        for (_, slot) in self.inner.map.iter() {
+        let map = self.inner.map.pin();
+        for (_, slot) in map.iter() {
             slot.current.store(None);
         }
-        self.inner.map.invalidate_all();
+        map.clear();
     }
 
     /// Where `key` stands, if it holds a value.
     pub fn state(&self, key: &str) -> Option<EntryState> {
-        let slot = self.inner.map.get(key)?;
+        let map = self.inner.map.pin();
+        let slot = map.get(key)?;
         let cached = slot.current.load_full()?;
         let ctl = slot.ctl();
         Some(EntryState {
@@ -322,10 +352,9 @@ impl<V: CacheValue> Cache<V> {
         })
     }
 
-    /// Entries currently held (after pending evictions are applied).
+    /// Entries currently held.
     pub fn entry_count(&self) -> u64 {
-        self.inner.map.run_pending_tasks();
-        self.inner.map.entry_count()
+        self.inner.map.len() as u64
     }
 
     fn audit(
