@@ -39,6 +39,23 @@ random_token() {
   "$CLEO_VENV/bin/python" -c 'import secrets; print("dev-" + secrets.token_hex(16))'
 }
 
+# Polls URL until it answers 200 (20 s at most); on failure shows LOG and exits.
+wait_ready() {
+  local url="$1" what="$2" logfile="$3" i
+  for i in $(seq 1 100); do
+    if "$CLEO_VENV/bin/python" - "$url" <<'PY' 2>/dev/null; then
+import sys, urllib.request
+with urllib.request.urlopen(sys.argv[1], timeout=1) as r:
+    sys.exit(0 if r.status == 200 else 1)
+PY
+      return 0
+    fi
+    sleep 0.2
+  done
+  cat "$logfile" >&2
+  die "$what did not become ready at $url"
+}
+
 stop_peers() {
   local pid
   for pid in "${CLEO_PIDS[@]}"; do
@@ -67,19 +84,7 @@ start_openbao() {
   CLEO_PIDS+=($!)
   export CLEO_TEST_VAULT_ADDR="http://127.0.0.1:$port"
   export CLEO_TEST_VAULT_TOKEN="$token"
-  local i
-  for i in $(seq 1 100); do
-    if "$CLEO_VENV/bin/python" - "$CLEO_TEST_VAULT_ADDR" <<'PY' 2>/dev/null; then
-import sys, urllib.request
-with urllib.request.urlopen(sys.argv[1] + "/v1/sys/health", timeout=1) as r:
-    sys.exit(0 if r.status == 200 else 1)
-PY
-      return 0
-    fi
-    sleep 0.2
-  done
-  cat "$CLEO_RUN_DIR/openbao.log" >&2
-  die "OpenBao did not become healthy on $CLEO_TEST_VAULT_ADDR"
+  wait_ready "$CLEO_TEST_VAULT_ADDR/v1/sys/health" OpenBao "$CLEO_RUN_DIR/openbao.log"
 }
 
 # Writes the seed's four entries into the dev server's KV v2 mount `secret/`.
@@ -105,19 +110,7 @@ start_moto() {
   moto_server -H 127.0.0.1 -p "$port" >"$CLEO_RUN_DIR/moto.log" 2>&1 &
   CLEO_PIDS+=($!)
   export CLEO_TEST_AWS_ENDPOINT="http://127.0.0.1:$port"
-  local i
-  for i in $(seq 1 100); do
-    if "$CLEO_VENV/bin/python" - "$CLEO_TEST_AWS_ENDPOINT" <<'PY' 2>/dev/null; then
-import sys, urllib.request
-with urllib.request.urlopen(sys.argv[1] + "/moto-api/", timeout=1) as r:
-    sys.exit(0 if r.status == 200 else 1)
-PY
-      return 0
-    fi
-    sleep 0.2
-  done
-  cat "$CLEO_RUN_DIR/moto.log" >&2
-  die "moto did not become ready on $CLEO_TEST_AWS_ENDPOINT"
+  wait_ready "$CLEO_TEST_AWS_ENDPOINT/moto-api/" moto "$CLEO_RUN_DIR/moto.log"
 }
 
 # Release builds for benchmarks: the CLI and the Python module.
