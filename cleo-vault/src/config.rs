@@ -24,6 +24,9 @@ pub struct VaultConfig {
     pub addresses: Vec<String>,
     /// A file holding the token (read after `VAULT_TOKEN`/`BAO_TOKEN`, before `~/.vault-token`).
     pub token_file: Option<PathBuf>,
+    /// A PEM bundle of CA certificates to trust besides the system's (else
+    /// `VAULT_CACERT`/`BAO_CACERT`).
+    pub ca_cert: Option<PathBuf>,
     /// Enterprise/OpenBao namespace.
     pub namespace: Option<String>,
     /// Whole-request timeout, such as `"10s"` (default 30 s).
@@ -88,6 +91,7 @@ impl fmt::Debug for VaultConfig {
             .field("address", &self.address)
             .field("addresses", &self.addresses)
             .field("token_file", &self.token_file)
+            .field("ca_cert", &self.ca_cert)
             .field("namespace", &self.namespace)
             .field("timeout", &self.timeout)
             .field("allow_http_hosts", &self.allow_http_hosts)
@@ -109,6 +113,8 @@ pub struct VaultSettings {
     pub address_origin: &'static str,
     /// Token file from the config.
     pub token_file: Option<PathBuf>,
+    /// Extra CA certificates (PEM bundle) to trust.
+    pub ca_cert: Option<PathBuf>,
     /// Namespace header value.
     pub namespace: Option<String>,
     /// Whole-request timeout.
@@ -192,6 +198,9 @@ impl VaultSettings {
             addresses,
             address_origin,
             token_file: config.token_file.clone(),
+            ca_cert: config.ca_cert.clone().or_else(|| {
+                env_first(&["VAULT_CACERT", "BAO_CACERT"]).map(|(p, _)| PathBuf::from(p))
+            }),
             namespace,
             timeout,
             connect_timeout: Duration::from_secs(5).min(timeout),

@@ -109,7 +109,35 @@ impl Http {
             })?;
             headers.insert("X-Vault-Namespace", v);
         }
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        if let Some(path) = &settings.ca_cert {
+            let pem = std::fs::read(path).map_err(|e| {
+                Error::new(
+                    ErrorKind::ConfigInvalid,
+                    format!("cannot read the CA bundle {}", path.display()),
+                )
+                .with_source(e)
+                .with_backend("vault")
+                .with_hint("check [vault] ca_cert or VAULT_CACERT")
+            })?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                Error::new(
+                    ErrorKind::ConfigInvalid,
+                    format!("{} is not a PEM certificate bundle", path.display()),
+                )
+                .with_source(e)
+                .with_backend("vault")
+            })?;
+            if certs.is_empty() {
+                return Err(Error::new(
+                    ErrorKind::ConfigInvalid,
+                    format!("{} holds no certificate", path.display()),
+                )
+                .with_backend("vault"));
+            }
+            builder = builder.tls_certs_merge(certs);
+        }
+        let client = builder
             .default_headers(headers)
             .timeout(settings.timeout)
             .connect_timeout(settings.connect_timeout)
