@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use base64::Engine;
 use cleo_core::{
-    CredentialProvider, Error, ErrorKind, Registry, Result, Secret, SecretRef, Zeroizing,
+    CredentialProvider, Error, ErrorKind, Expiring, Registry, Result, Secret, SecretRef, Zeroizing,
     async_trait,
 };
 use reqwest::Url;
@@ -88,6 +88,17 @@ pub struct LoginProvider {
     http: Arc<Http>,
     method: LoginMethod,
     builtin: Registry,
+    last: std::sync::Mutex<Option<Issued>>,
+}
+
+/// The token this provider handed out last, and what renewing it can still give.
+#[derive(Clone)]
+struct Issued {
+    token: Arc<VaultToken>,
+    /// The TTL the login granted; each renewal asks for this much again.
+    ttl: u64,
+    /// A renewal came back shorter than asked (max_ttl reached): log in next time.
+    capped: bool,
 }
 
 impl fmt::Debug for LoginProvider {
@@ -166,6 +177,7 @@ impl LoginProvider {
             http,
             method,
             builtin: Registry::with_builtin(),
+            last: std::sync::Mutex::new(None),
         }
     }
 
@@ -376,12 +388,106 @@ impl LoginProvider {
     }
 }
 
+impl LoginProvider {
+    /// `renew-self` for the same TTL the login granted. Returns the renewed token and
+    /// whether the server capped it (gave less than asked).
+    async fn renew(&self, issued: &Issued) -> Result<(VaultToken, bool)> {
+        let fetched_at = SystemTime::now();
+        let body = Zeroizing::new(format!("{{\"increment\":\"{}s\"}}", issued.ttl).into_bytes());
+        let answer = self
+            .http
+            .post("auth/token/renew-self", Some(&issued.token), body)
+            .await?;
+        if !answer.status.is_success() {
+            return Err(crate::error::from_status(
+                answer.status,
+                &answer.errors(),
+                "auth/token/renew-self",
+            ));
+        }
+        let parsed: LoginAnswer = serde_json::from_slice(&answer.body).map_err(|_| {
+            Error::new(
+                ErrorKind::Unexpected,
+                "Vault's answer to renew-self has no auth block",
+            )
+        })?;
+        let auth = parsed.auth.ok_or_else(|| {
+            Error::new(
+                ErrorKind::Unexpected,
+                "Vault's answer to renew-self has no auth block",
+            )
+        })?;
+        let capped = auth.lease_duration < issued.ttl;
+        tracing::debug!(
+            method = self.method.name(),
+            accessor = issued.token.accessor().unwrap_or("-"),
+            ttl_s = auth.lease_duration,
+            capped,
+            "vault token renewed"
+        );
+        let token = VaultToken::new(
+            auth.client_token,
+            format!("{} login", self.method.name()),
+            Some(fetched_at + Duration::from_secs(auth.lease_duration)),
+        )
+        .with_accessor(
+            auth.accessor
+                .or_else(|| issued.token.accessor().map(str::to_owned)),
+        )
+        .with_renewable(auth.renewable);
+        Ok((token, capped))
+    }
+
+    fn remember(&self, issued: Option<Issued>) {
+        *self.last.lock().unwrap_or_else(|e| e.into_inner()) = issued;
+    }
+}
+
 #[async_trait]
 impl CredentialProvider for LoginProvider {
     type Credential = VaultToken;
 
+    /// Renews the last token while renewal still gives its full TTL; logs in when the
+    /// token is not renewable (batch tokens), when a renewal was capped by max_ttl
+    /// (so the next token comes before the wall, not after), or when renewal is
+    /// refused (403: revoked). A temporary failure is returned as is: the cache keeps
+    /// serving the current token until it expires and retries with backoff.
     async fn credential(&self) -> Result<Arc<VaultToken>> {
-        self.login().await.map(Arc::new)
+        let last = self.last.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some(issued) = last.filter(|i| i.token.renewable() && !i.capped && i.ttl > 0) {
+            match self.renew(&issued).await {
+                Ok((token, capped)) => {
+                    let token = Arc::new(token);
+                    self.remember(Some(Issued {
+                        token: Arc::clone(&token),
+                        ttl: issued.ttl,
+                        capped,
+                    }));
+                    return Ok(token);
+                }
+                Err(e) if e.is_temporary() => return Err(e),
+                Err(e) => {
+                    tracing::debug!(error = %e, "renewal refused; logging in again");
+                }
+            }
+        }
+        let fetched_at = SystemTime::now();
+        let token = Arc::new(self.login().await?);
+        let ttl = token
+            .expires_at()
+            .and_then(|t| t.duration_since(fetched_at).ok())
+            .map(|d| d.as_secs_f64().round() as u64)
+            .unwrap_or(0);
+        self.remember(Some(Issued {
+            token: Arc::clone(&token),
+            ttl,
+            capped: false,
+        }));
+        Ok(token)
+    }
+
+    fn invalidate(&self) {
+        self.remember(None);
     }
 }
 

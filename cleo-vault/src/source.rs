@@ -140,6 +140,12 @@ impl VaultSource {
         })
     }
 
+    /// The token reads use now (logging in or renewing if needed). For inspection:
+    /// its `Debug` shows origin, accessor and expiry, never the token.
+    pub async fn token(&self) -> Result<Arc<VaultToken>> {
+        self.auth.credential().await
+    }
+
     fn http(&self) -> Result<&Http> {
         self.http.as_deref().ok_or_else(|| {
             Error::new(ErrorKind::ConfigInvalid, "no Vault address is configured")

@@ -6,7 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use cleo_core::{ErrorKind, SecretRef, SecretSource};
+use cleo_core::{ErrorKind, Expiring, SecretRef, SecretSource};
 use cleo_testkit::{JwtSigner, VaultAdmin, assert_no_canary, capture_logs, epoch_now, unique};
 use cleo_vault::{
     AuthConfig, JwtSource, LoginMethod, SecretString, VaultConfig, VaultSettings, VaultSource,
@@ -354,5 +354,69 @@ async fn jwt_from_the_github_actions_endpoint() {
         "error",
         &format!("{e} {e:?} {src:?}"),
         &["canary-request-token-77"],
+    );
+}
+
+#[tokio::test]
+async fn a_renewable_token_is_renewed_until_max_ttl_then_replaced_by_a_login() {
+    let admin = VaultAdmin::new();
+    let (path, value, policy) = guarded_secret(&admin).await;
+    let mount = unique("approle");
+    admin
+        .call(
+            "POST",
+            &format!("sys/auth/{mount}"),
+            Some(json!({"type": "approle"})),
+        )
+        .await;
+    admin
+        .call(
+            "POST",
+            &format!("auth/{mount}/role/ci"),
+            Some(json!({"token_policies": [policy], "token_ttl": "3s", "token_max_ttl": "8s"})),
+        )
+        .await;
+    let role_id = admin
+        .call("GET", &format!("auth/{mount}/role/ci/role-id"), None)
+        .await["data"]["role_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let secret_id = admin
+        .call("POST", &format!("auth/{mount}/role/ci/secret-id"), None)
+        .await["data"]["secret_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let file = secret_file(&dir, &secret_id);
+    let src = source(
+        &admin,
+        AuthConfig::Approle {
+            mount,
+            role_id,
+            secret_id: format!("file://{}", file.display()),
+        },
+    );
+    let mut seen: std::collections::BTreeMap<
+        String,
+        std::collections::BTreeSet<std::time::SystemTime>,
+    > = Default::default();
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(13) {
+        assert_eq!(read(&src, &path).await.unwrap(), value);
+        let t = src.token().await.unwrap();
+        seen.entry(t.accessor().unwrap().to_owned())
+            .or_default()
+            .insert(t.expires_at().unwrap());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        seen.len() >= 2,
+        "max_ttl should have forced a new login: {seen:?}"
+    );
+    assert!(
+        seen.values().any(|expiries| expiries.len() >= 2),
+        "a token should have been renewed (same accessor, later expiry): {seen:?}"
     );
 }

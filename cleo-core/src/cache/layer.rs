@@ -116,5 +116,6 @@ where
     /// Drops the cached credential (after the server answered 401 or 403 with it).
     fn invalidate(&self) {
         self.cache.invalidate("credential");
+        self.inner.invalidate();
     }
 }
