@@ -73,8 +73,26 @@ pub enum AuthConfig {
         #[serde(default)]
         audience: Option<String>,
     },
+    /// Kubernetes: the pod's service-account token, re-read at every login (the
+    /// kubelet rotates projected tokens).
+    Kubernetes {
+        /// Auth mount (default `kubernetes`).
+        #[serde(default = "kubernetes_mount")]
+        mount: String,
+        /// The role to log in as.
+        role: String,
+        /// The token file (default: the standard service-account path).
+        #[serde(default = "service_account_token")]
+        token_path: PathBuf,
+    },
 }
 
+fn kubernetes_mount() -> String {
+    "kubernetes".into()
+}
+fn service_account_token() -> PathBuf {
+    PathBuf::from("/var/run/secrets/kubernetes.io/serviceaccount/token")
+}
 fn approle_mount() -> String {
     "approle".into()
 }
@@ -261,6 +279,15 @@ fn resolve_login(auth: &AuthConfig) -> Result<Option<crate::login::LoginMethod>>
                 jwt,
             })
         }
+        AuthConfig::Kubernetes {
+            mount,
+            role,
+            token_path,
+        } => Some(LoginMethod::Kubernetes {
+            mount: mount.trim_matches('/').to_owned(),
+            role: role.clone(),
+            token: reference("token_path", &format!("file://{}", token_path.display()))?,
+        }),
     })
 }
 

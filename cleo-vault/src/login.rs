@@ -71,6 +71,15 @@ pub enum LoginMethod {
         /// Where the JWT comes from.
         jwt: JwtSource,
     },
+    /// Kubernetes: the service-account token exchanged for a Vault token under a role.
+    Kubernetes {
+        /// The auth mount, usually `kubernetes`.
+        mount: String,
+        /// The role to log in as.
+        role: String,
+        /// The token file (as a `file://` reference), read at every login.
+        token: SecretRef,
+    },
 }
 
 impl LoginMethod {
@@ -78,6 +87,7 @@ impl LoginMethod {
         match self {
             LoginMethod::AppRole { .. } => "approle",
             LoginMethod::Jwt { .. } => "jwt",
+            LoginMethod::Kubernetes { .. } => "kubernetes",
         }
     }
 }
@@ -321,13 +331,20 @@ impl LoginProvider {
                 let b = body(&JwtBody { role, jwt: &token }, token.len())?;
                 (format!("auth/{mount}/login"), b, Some(token))
             }
+            LoginMethod::Kubernetes { mount, role, token } => {
+                let token = self.jwt(&JwtSource::Reference(token.clone())).await?;
+                let b = body(&JwtBody { role, jwt: &token }, token.len())?;
+                (format!("auth/{mount}/login"), b, Some(token))
+            }
         };
         let answer = self.http.post(&path, None, payload).await?;
         if !answer.status.is_success() {
             let said = server_message(&answer.errors());
             let status = answer.status.as_u16();
             return Err(match (&self.method, jwt) {
-                (LoginMethod::Jwt { role, .. }, Some(token)) if status == 400 || status == 403 => {
+                (LoginMethod::Jwt { role, .. } | LoginMethod::Kubernetes { role, .. }, Some(token))
+                    if status == 400 || status == 403 =>
+                {
                     let c = claims_of(&token);
                     let aud = c.aud.map(|a| a.to_string()).unwrap_or_else(|| "-".into());
                     Error::new(

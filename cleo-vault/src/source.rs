@@ -146,6 +146,11 @@ impl VaultSource {
         self.auth.credential().await
     }
 
+    /// The credential provider, to invalidate its token by hand.
+    pub fn auth_provider(&self) -> Arc<dyn CredentialProvider<Credential = VaultToken>> {
+        Arc::clone(&self.auth)
+    }
+
     fn http(&self) -> Result<&Http> {
         self.http.as_deref().ok_or_else(|| {
             Error::new(ErrorKind::ConfigInvalid, "no Vault address is configured")

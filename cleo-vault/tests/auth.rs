@@ -420,3 +420,80 @@ async fn a_renewable_token_is_renewed_until_max_ttl_then_replaced_by_a_login() {
         "a token should have been renewed (same accessor, later expiry): {seen:?}"
     );
 }
+
+/// cleo's Kubernetes method sends `{role, jwt}` with the service-account token file to
+/// `auth/<mount>/login`. There is no Kubernetes API here for OpenBao's kubernetes auth
+/// to review tokens against, so the peer is OpenBao's jwt auth mounted at that path
+/// and validating the same request with a test key: it proves the request, the
+/// mount, and that the token file is re-read at every login.
+#[tokio::test]
+async fn kubernetes_method_reads_the_service_account_token_at_every_login() {
+    let admin = VaultAdmin::new();
+    let signer = JwtSigner::new();
+    let (path, value, policy) = guarded_secret(&admin).await;
+    let mount = unique("k8s");
+    admin
+        .call(
+            "POST",
+            &format!("sys/auth/{mount}"),
+            Some(json!({"type": "jwt"})),
+        )
+        .await;
+    admin
+        .call(
+            "POST",
+            &format!("auth/{mount}/config"),
+            Some(json!({"jwt_validation_pubkeys": [signer.public_pem], "bound_issuer": "https://kubernetes.default.svc"})),
+        )
+        .await;
+    admin
+        .call(
+            "POST",
+            &format!("auth/{mount}/role/trainer"),
+            Some(json!({
+                "role_type": "jwt",
+                "user_claim": "sub",
+                "bound_audiences": ["vault"],
+                "bound_subject": "system:serviceaccount:ml:trainer",
+                "token_policies": [policy],
+                "token_ttl": "10m",
+            })),
+        )
+        .await;
+    let sa_token = |sub: &str| {
+        let now = epoch_now();
+        signer.sign(&json!({
+            "iss": "https://kubernetes.default.svc", "aud": "vault", "sub": sub,
+            "iat": now, "nbf": now - 5, "exp": now + 600,
+        }))
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let token_path = dir.path().join("token");
+    std::fs::write(&token_path, sa_token("system:serviceaccount:ml:trainer")).unwrap();
+    std::fs::set_permissions(&token_path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let src = source(
+        &admin,
+        AuthConfig::Kubernetes {
+            mount,
+            role: "trainer".into(),
+            token_path: token_path.clone(),
+        },
+    );
+    assert_eq!(read(&src, &path).await.unwrap(), value);
+    assert_eq!(src.token().await.unwrap().origin(), "kubernetes login");
+
+    // The kubelet rotates the file; the next login must use what is there now.
+    std::fs::write(
+        &token_path,
+        sa_token("system:serviceaccount:other:intruder"),
+    )
+    .unwrap();
+    cleo_core::CredentialProvider::invalidate(&*src.auth_provider());
+    let e = src.token().await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::ConfigInvalid, "{e}");
+    assert!(
+        e.to_string()
+            .contains("system:serviceaccount:other:intruder"),
+        "{e}"
+    );
+}

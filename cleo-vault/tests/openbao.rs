@@ -367,3 +367,46 @@ async fn a_missing_version_and_a_denied_kv2_path_get_precise_hints() {
         "{e}"
     );
 }
+
+#[tokio::test]
+async fn a_namespace_from_the_config_scopes_every_request() {
+    let admin = VaultAdmin::new();
+    let ns = unique("team");
+    admin
+        .call("POST", &format!("sys/namespaces/{ns}"), None)
+        .await;
+    let http = reqwest::Client::new();
+    let in_ns = |method: reqwest::Method, path: &str| {
+        http.request(method, format!("{}/v1/{path}", admin.addr()))
+            .header("X-Vault-Token", admin.root_token())
+            .header("X-Vault-Namespace", &ns)
+    };
+    let r = in_ns(reqwest::Method::POST, "sys/mounts/kv")
+        .json(&json!({"type": "kv", "options": {"version": "2"}}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let r = in_ns(reqwest::Method::POST, "kv/data/app")
+        .json(&json!({"data": {"k": "inside-the-namespace"}}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+
+    let settings = VaultSettings::resolve(&VaultConfig {
+        address: Some(admin.addr().to_owned()),
+        namespace: Some(ns.clone()),
+        ..Default::default()
+    })
+    .unwrap();
+    let auth = Arc::new(StaticTokenProvider::new(
+        SecretString::from(admin.root_token().to_owned()),
+        "test",
+    ));
+    let scoped = VaultSource::with_auth(settings, auth).unwrap();
+    let s = fetch(&scoped, "vault://kv/app#k").await.unwrap();
+    assert_eq!(s.expose_secret(), b"inside-the-namespace");
+    // The same reference without the namespace does not see it.
+    assert!(fetch(&source(&admin), "vault://kv/app#k").await.is_err());
+}
