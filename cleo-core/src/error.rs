@@ -74,6 +74,7 @@ pub struct Error {
     backend: Option<&'static str>,
     temporary: bool,
     attempts: u32,
+    retry_after: Option<std::time::Duration>,
     source: Option<Arc<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
@@ -91,6 +92,7 @@ impl Error {
             backend: None,
             temporary: kind.is_temporary_by_default(),
             attempts: 1,
+            retry_after: None,
             source: None,
         }
     }
@@ -139,6 +141,17 @@ impl Error {
     pub fn with_attempts(mut self, attempts: u32) -> Self {
         self.attempts = attempts;
         self
+    }
+
+    /// Records how long the backend asked callers to wait (`Retry-After`).
+    pub fn with_retry_after(mut self, wait: Option<std::time::Duration>) -> Self {
+        self.retry_after = wait;
+        self
+    }
+
+    /// How long the backend asked callers to wait before trying again, if it said.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        self.retry_after
     }
 
     /// How many times the operation was tried.
@@ -246,6 +259,7 @@ impl fmt::Debug for Error {
             .field("backend", &self.backend)
             .field("temporary", &self.temporary)
             .field("attempts", &self.attempts)
+            .field("retry_after", &self.retry_after)
             .field("hint", &self.hint)
             .field("source", &self.source)
             .finish()

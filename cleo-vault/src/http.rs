@@ -55,6 +55,8 @@ pub(crate) struct Envelope<'a> {
 pub(crate) struct Answer {
     pub status: StatusCode,
     pub body: Zeroizing<Vec<u8>>,
+    /// `Retry-After` in seconds, when the server sent one (429, 503).
+    pub retry_after: Option<Duration>,
 }
 
 impl Answer {
@@ -284,6 +286,12 @@ impl Http {
         let transport = |e| from_transport(e, address, self.timeout.as_secs_f64());
         let mut response = request.send().await.map_err(transport)?;
         let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
         let hint = response.content_length().unwrap_or(0).min(MAX_BODY as u64) as usize;
         let mut body = Zeroizing::new(Vec::with_capacity(hint));
         while let Some(chunk) = response.chunk().await.map_err(transport)? {
@@ -305,6 +313,10 @@ impl Http {
             body.extend_from_slice(&chunk);
         }
         tracing::trace!(status = status.as_u16(), bytes = body.len(), "vault answer");
-        Ok(Answer { status, body })
+        Ok(Answer {
+            status,
+            body,
+            retry_after,
+        })
     }
 }

@@ -252,7 +252,8 @@ impl VaultSource {
         path: &str,
         token: &VaultToken,
     ) -> Error {
-        let e = from_status(answer.status, &answer.errors(), path);
+        let e =
+            from_status(answer.status, &answer.errors(), path).with_retry_after(answer.retry_after);
         if answer.status == StatusCode::FORBIDDEN
             && let Ok(lookup) = http.get("auth/token/lookup-self", &[], token).await
             && lookup.status == StatusCode::FORBIDDEN

@@ -410,3 +410,87 @@ async fn a_namespace_from_the_config_scopes_every_request() {
     // The same reference without the namespace does not see it.
     assert!(fetch(&source(&admin), "vault://kv/app#k").await.is_err());
 }
+
+/// A server that answers every request with 429 and `Retry-After: 7`: the fault a
+/// real OpenBao produces only under a rate-limit quota, made on demand.
+async fn rate_limiting_server() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = Arc::clone(&hits);
+    tokio::spawn(async move {
+        loop {
+            let (mut conn, _) = listener.accept().await.unwrap();
+            let counter = Arc::clone(&counter);
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 8192];
+                while let Ok(n) = conn.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                    counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let body = r#"{"errors":["request path \"secret/data/app\": rate limit quota exceeded"]}"#;
+                    let reply = format!(
+                        "HTTP/1.1 429 Too Many Requests\r\nretry-after: 7\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    if conn.write_all(reply.as_bytes()).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    (format!("http://{addr}"), hits)
+}
+
+#[tokio::test]
+async fn rate_limits_are_temporary_and_their_retry_after_is_honoured() {
+    let (addr, hits) = rate_limiting_server().await;
+    let settings = VaultSettings::resolve(&VaultConfig {
+        address: Some(addr),
+        kv_versions: [("secret".to_owned(), 2u8)].into_iter().collect(),
+        ..Default::default()
+    })
+    .unwrap();
+    let auth = Arc::new(StaticTokenProvider::new(
+        SecretString::from("t".to_owned()),
+        "test",
+    ));
+    let source: Arc<dyn SecretSource> = Arc::new(VaultSource::with_auth(settings, auth).unwrap());
+
+    let e = source
+        .fetch(&SecretRef::parse("vault://secret/app#k").unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::RateLimited, "{e}");
+    assert!(e.is_temporary());
+    assert_eq!(e.retry_after(), Some(std::time::Duration::from_secs(7)));
+    assert!(e.to_string().contains("rate limit quota exceeded"), "{e}");
+
+    // Through the cache on a manual clock: each retry waits at least the 7 s asked.
+    let clock = cleo_core::ManualClock::new(std::time::SystemTime::now());
+    let start = cleo_core::Clock::now(&clock);
+    let cache = cleo_core::Cache::with_clock(
+        cleo_core::CacheSettings {
+            backoff_max: std::time::Duration::from_secs(60),
+            ..Default::default()
+        },
+        Arc::new(clock.clone()),
+    )
+    .unwrap();
+    let cached = cleo_core::CachedSource::new(source, cache);
+    let before = hits.load(std::sync::atomic::Ordering::SeqCst);
+    let e = cached
+        .fetch(&SecretRef::parse("vault://secret/app#k").unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!((e.kind(), e.attempts()), (ErrorKind::RateLimited, 3));
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst) - before, 3);
+    let waited = cleo_core::Clock::now(&clock).duration_since(start).unwrap();
+    assert!(
+        waited >= std::time::Duration::from_secs(14),
+        "waited only {waited:?}"
+    );
+}

@@ -457,7 +457,10 @@ impl<V: CacheValue> Cache<V> {
                             e.kind().as_str(),
                             Some(started.elapsed()),
                         );
-                        let wait = cache.backoff(attempt);
+                        // The backend's Retry-After wins over our backoff when longer.
+                        let wait = cache
+                            .backoff(attempt)
+                            .max(e.retry_after().unwrap_or_default());
                         if e.is_temporary()
                             && attempt < attempts
                             && first_try.elapsed() + wait < budget
@@ -528,7 +531,10 @@ impl<V: CacheValue> Cache<V> {
                     ctl.failures += 1;
                     // Permanent errors are not worth retrying soon; temporary ones back off.
                     let wait = if e.is_temporary() {
-                        cache.backoff(ctl.failures)
+                        cache
+                            .backoff(ctl.failures)
+                            .max(e.retry_after().unwrap_or_default())
+                            .min(cache.inner.settings.backoff_max)
                     } else {
                         cache.inner.settings.backoff_max
                     };
