@@ -66,7 +66,11 @@ impl fmt::Display for ErrorKind {
 /// putting a secret value into `message` or `hint`, and cleo's own sources never do.
 /// Cloning is cheap: one fetch's error can be handed to every caller that waited on it.
 #[derive(Clone)]
-pub struct Error {
+pub struct Error(Box<Inner>);
+
+/// Boxed so that `Result<T, Error>` stays one pointer wide on the error side.
+#[derive(Clone)]
+struct Inner {
     kind: ErrorKind,
     message: String,
     hint: Option<String>,
@@ -84,7 +88,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// Creates an error of `kind`; `message` says what failed, without any value.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error {
+        Error(Box::new(Inner {
             kind,
             message: message.into(),
             hint: None,
@@ -94,24 +98,24 @@ impl Error {
             attempts: 1,
             retry_after: None,
             source: None,
-        }
+        }))
     }
 
     /// Adds what the user should do next.
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
-        self.hint = Some(hint.into());
+        self.0.hint = Some(hint.into());
         self
     }
 
     /// Names the reference that failed (the reference string, never its value).
     pub fn with_reference(mut self, reference: impl Into<String>) -> Self {
-        self.reference = Some(reference.into());
+        self.0.reference = Some(reference.into());
         self
     }
 
     /// Names the reference only if none is set yet.
     pub fn or_reference(self, reference: &str) -> Self {
-        if self.reference.is_some() {
+        if self.0.reference.is_some() {
             self
         } else {
             self.with_reference(reference)
@@ -120,73 +124,73 @@ impl Error {
 
     /// Names the backend that failed.
     pub fn with_backend(mut self, backend: &'static str) -> Self {
-        self.backend = Some(backend);
+        self.0.backend = Some(backend);
         self
     }
 
     /// Overrides whether a retry may help.
     pub fn with_temporary(mut self, temporary: bool) -> Self {
-        self.temporary = temporary;
+        self.0.temporary = temporary;
         self
     }
 
     /// Attaches the underlying cause. Only pass errors that cannot contain a value
     /// (I/O, transport, parse positions), never a response body.
     pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
-        self.source = Some(Arc::new(source));
+        self.0.source = Some(Arc::new(source));
         self
     }
 
     /// Records that the operation was tried `attempts` times before giving up.
     pub fn with_attempts(mut self, attempts: u32) -> Self {
-        self.attempts = attempts;
+        self.0.attempts = attempts;
         self
     }
 
     /// Records how long the backend asked callers to wait (`Retry-After`).
     pub fn with_retry_after(mut self, wait: Option<std::time::Duration>) -> Self {
-        self.retry_after = wait;
+        self.0.retry_after = wait;
         self
     }
 
     /// How long the backend asked callers to wait before trying again, if it said.
     pub fn retry_after(&self) -> Option<std::time::Duration> {
-        self.retry_after
+        self.0.retry_after
     }
 
     /// How many times the operation was tried.
     pub fn attempts(&self) -> u32 {
-        self.attempts
+        self.0.attempts
     }
 
     /// The kind of failure.
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.0.kind
     }
 
     /// Whether retrying the same call later may succeed.
     pub fn is_temporary(&self) -> bool {
-        self.temporary
+        self.0.temporary
     }
 
     /// The reference that failed, if known.
     pub fn reference(&self) -> Option<&str> {
-        self.reference.as_deref()
+        self.0.reference.as_deref()
     }
 
     /// The backend that failed, if known.
     pub fn backend(&self) -> Option<&'static str> {
-        self.backend
+        self.0.backend
     }
 
     /// What failed, without context or hint.
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
     }
 
     /// What to do about it, if cleo knows.
     pub fn hint(&self) -> Option<&str> {
-        self.hint.as_deref()
+        self.0.hint.as_deref()
     }
 }
 
@@ -230,20 +234,23 @@ impl Error {
 
     fn write_plain(&self, f: &mut String) -> fmt::Result {
         use fmt::Write;
-        f.push_str(&self.message);
-        match (self.reference.as_deref().map(shown_reference), self.backend) {
+        f.push_str(&self.0.message);
+        match (
+            self.0.reference.as_deref().map(shown_reference),
+            self.0.backend,
+        ) {
             (Some(r), Some(b)) => write!(f, " (reference: {r}, backend: {b})")?,
             (Some(r), None) => write!(f, " (reference: {r})")?,
             (None, Some(b)) => write!(f, " (backend: {b})")?,
             (None, None) => {}
         }
-        if let Some(source) = &self.source {
+        if let Some(source) = &self.0.source {
             write!(f, ": {source}")?;
         }
-        if self.attempts > 1 {
-            write!(f, " (gave up after {} attempts)", self.attempts)?;
+        if self.0.attempts > 1 {
+            write!(f, " (gave up after {} attempts)", self.0.attempts)?;
         }
-        if let Some(hint) = &self.hint {
+        if let Some(hint) = &self.0.hint {
             write!(f, ". {hint}")?;
         }
         Ok(())
@@ -253,22 +260,23 @@ impl Error {
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Error")
-            .field("kind", &self.kind)
-            .field("message", &self.message)
-            .field("reference", &self.reference)
-            .field("backend", &self.backend)
-            .field("temporary", &self.temporary)
-            .field("attempts", &self.attempts)
-            .field("retry_after", &self.retry_after)
-            .field("hint", &self.hint)
-            .field("source", &self.source)
+            .field("kind", &self.0.kind)
+            .field("message", &self.0.message)
+            .field("reference", &self.0.reference)
+            .field("backend", &self.0.backend)
+            .field("temporary", &self.0.temporary)
+            .field("attempts", &self.0.attempts)
+            .field("retry_after", &self.0.retry_after)
+            .field("hint", &self.0.hint)
+            .field("source", &self.0.source)
             .finish()
     }
 }
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source
+        self.0
+            .source
             .as_deref()
             .map(|e| e as &(dyn std::error::Error + 'static))
     }
