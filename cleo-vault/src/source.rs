@@ -46,7 +46,13 @@ pub struct VaultSource {
     /// static token cannot).
     relogin: bool,
     mounts: RwLock<Vec<Mount>>,
+    /// After Vault rejects our credentials, the same error is answered locally for a
+    /// second: a revoked token must not turn a hot read loop into a request storm.
+    rejected: std::sync::Mutex<Option<(std::time::Instant, Error)>>,
 }
+
+/// How long a rejection is answered without asking Vault again.
+const REJECTION_HOLD: Duration = Duration::from_secs(1);
 
 impl fmt::Debug for VaultSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -109,6 +115,7 @@ impl VaultSource {
                     auth,
                     relogin: true,
                     mounts: RwLock::new(Vec::new()),
+                    rejected: std::sync::Mutex::new(None),
                 })
             }
             _ => {
@@ -137,6 +144,7 @@ impl VaultSource {
             auth,
             relogin: false,
             mounts: RwLock::new(Vec::new()),
+            rejected: std::sync::Mutex::new(None),
         })
     }
 
@@ -319,6 +327,39 @@ impl VaultSource {
         let fetched_at = SystemTime::now();
         let answer = http.get(&api_path, &query, &token).await?;
 
+        // A KV v2 mount read through the v1 API (a wrong kv_versions override) answers
+        // with this warning instead of the secret.
+        if mount.engine == Engine::Kv1
+            && let Ok(env) = answer.envelope()
+            && env
+                .warnings
+                .iter()
+                .flatten()
+                .any(|w| w.contains("versioned K/V"))
+        {
+            return Err(Error::new(
+                ErrorKind::ConfigInvalid,
+                format!(
+                    "{} is a KV version 2 mount, but it was read as version 1",
+                    mount.path
+                ),
+            )
+            .with_hint(format!(
+                "remove `{}` from [vault] kv_versions (or set it to 2)",
+                mount.path.trim_end_matches('/')
+            )));
+        }
+        if answer.status == StatusCode::NOT_FOUND
+            && mount.engine == Engine::Kv2
+            && (rest.starts_with("data/") || rest.starts_with("metadata/"))
+        {
+            let bare = rest.split_once('/').map(|(_, r)| r).unwrap_or_default();
+            return Err(Error::new(
+                ErrorKind::NotFound,
+                format!("no secret at {path}: `{}` is part of the KV v2 API path, not of the secret's path", rest.split('/').next().unwrap_or_default()),
+            )
+            .with_hint(format!("write the reference as vault://{}{bare}", mount.path)));
+        }
         if answer.status == StatusCode::NOT_FOUND && mount.engine == Engine::Kv2 {
             // KV v2 answers 404 with metadata for deleted and destroyed versions.
             if let Ok(env) = answer.envelope()
@@ -423,6 +464,15 @@ impl SecretSource for VaultSource {
     }
 
     async fn fetch(&self, reference: &SecretRef) -> Result<Secret> {
+        if let Some((at, e)) = self
+            .rejected
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            && at.elapsed() < REJECTION_HOLD
+        {
+            return Err(e.clone().with_reference(reference.as_str()));
+        }
         let result = match self.read(reference).await {
             // The cached token was revoked or expired early: log in again, once.
             Err(e) if e.kind() == ErrorKind::Unauthenticated && self.relogin => {
@@ -432,6 +482,12 @@ impl SecretSource for VaultSource {
             }
             other => other,
         };
+        if let Err(e) = &result
+            && e.kind() == ErrorKind::Unauthenticated
+        {
+            *self.rejected.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some((std::time::Instant::now(), e.clone()));
+        }
         result.map_err(|e| e.or_reference(reference.as_str()).with_backend(BACKEND))
     }
 }

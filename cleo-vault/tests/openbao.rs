@@ -494,3 +494,53 @@ async fn rate_limits_are_temporary_and_their_retry_after_is_honoured() {
         "waited only {waited:?}"
     );
 }
+
+#[tokio::test]
+async fn kv_v1_and_api_path_forms_on_a_v2_mount_are_explained() {
+    let admin = VaultAdmin::new();
+    let path = unique("forms");
+    admin.put_kv2("secret", &path, json!({"k": "v"})).await;
+
+    // A wrong override makes cleo read the v2 mount through the v1 API.
+    let settings = VaultSettings::resolve(&VaultConfig {
+        address: Some(admin.addr().to_owned()),
+        kv_versions: [("secret".to_owned(), 1u8)].into_iter().collect(),
+        ..Default::default()
+    })
+    .unwrap();
+    let auth = Arc::new(StaticTokenProvider::new(
+        SecretString::from(admin.root_token().to_owned()),
+        "test",
+    ));
+    let wrong = VaultSource::with_auth(settings, auth).unwrap();
+    let e = fetch(&wrong, &format!("vault://secret/{path}#k"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::ConfigInvalid, "{e}");
+    assert!(
+        e.to_string().contains("KV version 2 mount") && e.to_string().contains("kv_versions"),
+        "{e}"
+    );
+
+    // The API path form (secret/data/...) in a reference.
+    let e = fetch(&source(&admin), &format!("vault://secret/data/{path}#k"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
+    assert!(
+        e.to_string().contains(&format!("vault://secret/{path}")),
+        "{e}"
+    );
+
+    // And a plain missing path stays a plain NotFound.
+    let e = fetch(
+        &source(&admin),
+        &format!("vault://secret/{}#k", unique("nope")),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        e.to_string().contains("no secret at") && !e.to_string().contains("API path"),
+        "{e}"
+    );
+}
