@@ -104,9 +104,22 @@ impl Client {
         match &self.cache {
             None => traced_fetch(source, reference, logical).await,
             Some(cache) => {
-                let fetch = crate::cache::fetcher(move || {
-                    traced_fetch(Arc::clone(&source), reference.clone(), logical.clone())
-                });
+                let fetch: crate::cache::Fetcher<Secret> =
+                    Arc::new(move |previous: Option<Secret>| {
+                        let source = Arc::clone(&source);
+                        let reference = reference.clone();
+                        let logical = logical.clone();
+                        Box::pin(async move {
+                            match previous {
+                                // A background refresh: the source may renew instead of refetching.
+                                Some(p) => source.refresh(&reference, &p).await.map_err(|e| {
+                                    e.or_reference(reference.as_str())
+                                        .with_backend(source.backend())
+                                }),
+                                None => traced_fetch(source, reference, logical).await,
+                            }
+                        })
+                    });
                 cache.get_with(input, backend, ttl, fetch).await
             }
         }
@@ -124,6 +137,31 @@ impl Client {
         if let Some(c) = &self.cache {
             c.invalidate(input);
         }
+    }
+
+    /// Drops every cached value and closes every source (Vault revokes the leases it
+    /// handed out). The client stays usable; later reads fetch anew.
+    pub async fn close(&self) -> Result<()> {
+        if let Some(c) = &self.cache {
+            c.clear();
+        }
+        let mut first_error = None;
+        let mut seen: Vec<*const ()> = Vec::new();
+        for scheme in self.registry.schemes() {
+            let Some(source) = self.registry.get(scheme) else {
+                continue;
+            };
+            // One source may serve several schemes: close it once.
+            let id = Arc::as_ptr(source) as *const ();
+            if seen.contains(&id) {
+                continue;
+            }
+            seen.push(id);
+            if let Err(e) = source.close().await {
+                first_error.get_or_insert(e);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
     }
 
     /// Where `input` stands in the cache.

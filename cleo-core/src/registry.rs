@@ -35,6 +35,11 @@ impl Registry {
         }
     }
 
+    /// The source registered for `scheme`.
+    pub fn get(&self, scheme: &str) -> Option<&Arc<dyn SecretSource>> {
+        self.sources.get(scheme)
+    }
+
     /// The schemes served, sorted.
     pub fn schemes(&self) -> Vec<&'static str> {
         self.sources.keys().copied().collect()

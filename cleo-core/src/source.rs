@@ -24,4 +24,18 @@ pub trait SecretSource: Send + Sync + Debug {
     /// Fetches the secret `reference` points to. Errors name the reference and backend
     /// and never contain the value.
     async fn fetch(&self, reference: &SecretRef) -> Result<Secret>;
+
+    /// Replaces `previous` ahead of its expiry. The cache calls this for background
+    /// refreshes; a source whose values carry renewable leases renews them here. The
+    /// default fetches anew.
+    async fn refresh(&self, reference: &SecretRef, previous: &Secret) -> Result<Secret> {
+        let _ = previous;
+        self.fetch(reference).await
+    }
+
+    /// Releases what the source holds for this process (Vault revokes the leases
+    /// it handed out). Called by `Client::close`; the default does nothing.
+    async fn close(&self) -> Result<()> {
+        Ok(())
+    }
 }

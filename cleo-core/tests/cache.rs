@@ -390,7 +390,7 @@ async fn values_without_expiry_use_the_ttl_given_or_the_default() {
     let cache: Cache<Secret> =
         Cache::with_clock(settings(), Arc::new(clock.clone()) as Arc<dyn Clock>).unwrap();
     let f = Arc::clone(&fake);
-    let fetch: cleo_core::cache::Fetcher<Secret> = Arc::new(move || {
+    let fetch: cleo_core::cache::Fetcher<Secret> = Arc::new(move |_previous| {
         let f = Arc::clone(&f);
         Box::pin(async move { f.fetch(&r("fake://a/b")).await })
     });

@@ -4,6 +4,7 @@
 
 pub mod cluster;
 pub mod conformance;
+pub mod dev;
 
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -49,6 +49,8 @@ pub struct VaultSource {
     /// After Vault rejects our credentials, the same error is answered locally for a
     /// second: a revoked token must not turn a hot read loop into a request storm.
     rejected: std::sync::Mutex<Option<(std::time::Instant, Error)>>,
+    /// Leases handed out through this source, revoked by `close`.
+    leases: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
 
 /// How long a rejection is answered without asking Vault again.
@@ -116,6 +118,7 @@ impl VaultSource {
                     relogin: true,
                     mounts: RwLock::new(Vec::new()),
                     rejected: std::sync::Mutex::new(None),
+                    leases: Default::default(),
                 })
             }
             _ => {
@@ -145,6 +148,7 @@ impl VaultSource {
             relogin: false,
             mounts: RwLock::new(Vec::new()),
             rejected: std::sync::Mutex::new(None),
+            leases: Default::default(),
         })
     }
 
@@ -152,6 +156,62 @@ impl VaultSource {
     /// its `Debug` shows origin, accessor and expiry, never the token.
     pub async fn token(&self) -> Result<Arc<VaultToken>> {
         self.auth.credential().await
+    }
+
+    /// Renews `previous`'s lease for the duration it was granted. A renewal that
+    /// comes back shorter (the lease's max TTL is near) is marked not renewable, so
+    /// the next refresh fetches a new secret before the old one runs out.
+    async fn renew_lease(
+        &self,
+        reference: &SecretRef,
+        previous: &Secret,
+        lease: &Lease,
+    ) -> Result<Secret> {
+        let http = self.http()?;
+        let token = self.auth.credential().await?;
+        let asked = lease.duration.as_secs();
+        let body =
+            serde_json::to_vec(&serde_json::json!({ "lease_id": lease.id, "increment": asked }))
+                .map_err(|e| {
+                    Error::new(ErrorKind::Unexpected, "cannot encode a lease renewal")
+                        .with_source(e)
+                })?;
+        let fetched_at = SystemTime::now();
+        let answer = http
+            .post("sys/leases/renew", Some(&token), Zeroizing::new(body))
+            .await?;
+        if answer.status == StatusCode::BAD_REQUEST || answer.status == StatusCode::NOT_FOUND {
+            // The lease is gone (revoked, or past its max TTL): fetch a new secret.
+            tracing::debug!(lease_id = %lease.id, "lease cannot be renewed; fetching anew");
+            return self.read(reference).await;
+        }
+        if !answer.status.is_success() {
+            return Err(self
+                .status_error(http, &answer, "sys/leases/renew", &token)
+                .await);
+        }
+        let envelope = answer.envelope()?;
+        let capped = envelope.lease_duration < asked;
+        tracing::debug!(lease_id = %lease.id, ttl_s = envelope.lease_duration, capped, "vault lease renewed");
+        let old = previous.meta();
+        let mut meta = SecretMeta::new(old.reference.clone(), BACKEND, fetched_at)
+            .with_warnings(envelope.warnings.clone().unwrap_or_default())
+            .with_lease(Lease {
+                id: if envelope.lease_id.is_empty() {
+                    lease.id.clone()
+                } else {
+                    envelope.lease_id.clone()
+                },
+                duration: Duration::from_secs(envelope.lease_duration),
+                renewable: envelope.renewable && !capped,
+            });
+        if let Some(v) = &old.version {
+            meta = meta.with_version(v.clone());
+        }
+        Ok(Secret::new(
+            Zeroizing::new(previous.expose_secret().to_vec()),
+            meta,
+        ))
     }
 
     /// The credential provider, to invalidate its token by hand.
@@ -418,6 +478,10 @@ impl VaultSource {
         };
         // KV v1 reports a TTL hint without a lease id; only a real lease expires.
         if !envelope.lease_id.is_empty() {
+            self.leases
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(envelope.lease_id.clone());
             meta = meta.with_lease(Lease {
                 id: envelope.lease_id.clone(),
                 duration: Duration::from_secs(envelope.lease_duration),
@@ -461,6 +525,54 @@ impl SecretSource for VaultSource {
 
     fn schemes(&self) -> &'static [&'static str] {
         &[crate::SCHEME]
+    }
+
+    async fn refresh(&self, reference: &SecretRef, previous: &Secret) -> Result<Secret> {
+        match previous.meta().lease.as_ref().filter(|l| l.renewable) {
+            Some(lease) => self
+                .renew_lease(reference, previous, lease)
+                .await
+                .map_err(|e| e.or_reference(reference.as_str()).with_backend(BACKEND)),
+            None => self.fetch(reference).await,
+        }
+    }
+
+    /// Revokes every lease this source handed out (dynamic credentials stop working
+    /// at once instead of at their expiry). Leases already gone are not an error.
+    async fn close(&self) -> Result<()> {
+        let leases: Vec<String> =
+            std::mem::take(&mut *self.leases.lock().unwrap_or_else(|e| e.into_inner()))
+                .into_iter()
+                .collect();
+        if leases.is_empty() {
+            return Ok(());
+        }
+        let http = self.http()?;
+        let token = self.auth.credential().await?;
+        let mut first_error = None;
+        for id in leases {
+            let body = serde_json::to_vec(&serde_json::json!({ "lease_id": id })).map_err(|e| {
+                Error::new(ErrorKind::Unexpected, "cannot encode a lease revocation").with_source(e)
+            })?;
+            match http
+                .post("sys/leases/revoke", Some(&token), Zeroizing::new(body))
+                .await
+            {
+                Ok(a) if a.status.is_success() || a.status == StatusCode::BAD_REQUEST => {
+                    tracing::debug!(lease_id = %id, "vault lease revoked");
+                }
+                Ok(a) => {
+                    first_error.get_or_insert(
+                        self.status_error(http, &a, "sys/leases/revoke", &token)
+                            .await,
+                    );
+                }
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
     }
 
     async fn fetch(&self, reference: &SecretRef) -> Result<Secret> {

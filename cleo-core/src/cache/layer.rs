@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::{Cache, fetcher};
+use super::{Cache, fetcher, secret_fetcher};
 use crate::credential::CredentialProvider;
 use crate::error::Result;
 use crate::reference::SecretRef;
@@ -51,16 +51,15 @@ impl SecretSource for CachedSource {
     }
 
     async fn fetch(&self, reference: &SecretRef) -> Result<Secret> {
-        let inner = Arc::clone(&self.inner);
-        let r = reference.clone();
-        let fetch = fetcher(move || {
-            let inner = Arc::clone(&inner);
-            let r = r.clone();
-            async move { inner.fetch(&r).await }
-        });
+        let fetch = secret_fetcher(Arc::clone(&self.inner), reference.clone());
         self.cache
             .get_with(reference.as_str(), self.inner.backend(), None, fetch)
             .await
+    }
+
+    async fn close(&self) -> Result<()> {
+        self.cache.clear();
+        self.inner.close().await
     }
 }
 

@@ -66,8 +66,9 @@ impl<C: Expiring + Send + Sync + 'static> CacheValue for Arc<C> {
     }
 }
 
-/// Fetches one key's value; called once per fetch or refresh.
-pub type Fetcher<V> = Arc<dyn Fn() -> BoxFuture<'static, Result<V>> + Send + Sync>;
+/// Fetches one key's value; called once per fetch or refresh. A refresh passes the
+/// value it replaces, so a source can renew it (a lease) instead of fetching anew.
+pub type Fetcher<V> = Arc<dyn Fn(Option<V>) -> BoxFuture<'static, Result<V>> + Send + Sync>;
 
 type SharedFetch<V> = Shared<BoxFuture<'static, Result<V>>>;
 
@@ -434,7 +435,7 @@ impl<V: CacheValue> Cache<V> {
                 attempt += 1;
                 let started = Instant::now();
                 let fetched_at = cache.inner.clock.now();
-                match fetcher().await {
+                match fetcher(None).await {
                     Ok(v) => {
                         let cached = cache.schedule(v.clone(), fetched_at, ttl);
                         cache.audit(
@@ -504,12 +505,13 @@ impl<V: CacheValue> Cache<V> {
             ctl.refreshing = true;
             (fetcher, ctl.backend, ctl.ttl)
         };
+        let previous = slot.current.load().as_ref().map(|c| c.value.clone());
         let cache = self.clone();
         let slot = Arc::clone(slot);
         handle.spawn(async move {
             let started = Instant::now();
             let fetched_at = cache.inner.clock.now();
-            let result = fetcher().await;
+            let result = fetcher(previous).await;
             let mut ctl = slot.ctl();
             ctl.refreshing = false;
             match result {
@@ -570,11 +572,30 @@ fn random_up_to(max: Duration) -> Duration {
     ))
 }
 
-/// Wraps a plain error result in a `Fetcher` (helper for layers).
+/// A `Fetcher` from a closure that always fetches anew (ignores the value it replaces).
 pub(crate) fn fetcher<V, F, Fut>(f: F) -> Fetcher<V>
 where
     F: Fn() -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<V>> + Send + 'static,
 {
-    Arc::new(move || f().boxed())
+    Arc::new(move |_previous| f().boxed())
+}
+
+/// A `Fetcher` for secrets: a refresh goes to [`SecretSource::refresh`] with the
+/// value it replaces, a first fetch to [`SecretSource::fetch`].
+pub(crate) fn secret_fetcher(
+    source: Arc<dyn crate::source::SecretSource>,
+    reference: crate::reference::SecretRef,
+) -> Fetcher<Secret> {
+    Arc::new(move |previous: Option<Secret>| {
+        let source = Arc::clone(&source);
+        let reference = reference.clone();
+        async move {
+            match previous {
+                Some(p) => source.refresh(&reference, &p).await,
+                None => source.fetch(&reference).await,
+            }
+        }
+        .boxed()
+    })
 }
