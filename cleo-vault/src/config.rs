@@ -27,6 +27,11 @@ pub struct VaultConfig {
     /// A PEM bundle of CA certificates to trust besides the system's (else
     /// `VAULT_CACERT`/`BAO_CACERT`).
     pub ca_cert: Option<PathBuf>,
+    /// A PEM client certificate for servers that require mutual TLS (else
+    /// `VAULT_CLIENT_CERT`).
+    pub client_cert: Option<PathBuf>,
+    /// Its PEM (PKCS#8) private key, readable by the owner only (else `VAULT_CLIENT_KEY`).
+    pub client_key: Option<PathBuf>,
     /// Enterprise/OpenBao namespace.
     pub namespace: Option<String>,
     /// Whole-request timeout, such as `"10s"` (default 30 s).
@@ -110,6 +115,8 @@ impl fmt::Debug for VaultConfig {
             .field("addresses", &self.addresses)
             .field("token_file", &self.token_file)
             .field("ca_cert", &self.ca_cert)
+            .field("client_cert", &self.client_cert)
+            .field("client_key", &self.client_key)
             .field("namespace", &self.namespace)
             .field("timeout", &self.timeout)
             .field("allow_http_hosts", &self.allow_http_hosts)
@@ -133,6 +140,8 @@ pub struct VaultSettings {
     pub token_file: Option<PathBuf>,
     /// Extra CA certificates (PEM bundle) to trust.
     pub ca_cert: Option<PathBuf>,
+    /// Client certificate and key for mutual TLS.
+    pub client_identity: Option<(PathBuf, PathBuf)>,
     /// Namespace header value.
     pub namespace: Option<String>,
     /// Whole-request timeout.
@@ -210,7 +219,23 @@ impl VaultSettings {
             .map(resolve_login)
             .transpose()?
             .flatten();
+        let client_cert = config.client_cert.clone().or_else(|| {
+            env_first(&["VAULT_CLIENT_CERT", "BAO_CLIENT_CERT"]).map(|(p, _)| PathBuf::from(p))
+        });
+        let client_key = config.client_key.clone().or_else(|| {
+            env_first(&["VAULT_CLIENT_KEY", "BAO_CLIENT_KEY"]).map(|(p, _)| PathBuf::from(p))
+        });
+        let client_identity = match (client_cert, client_key) {
+            (Some(c), Some(k)) => Some((c, k)),
+            (None, None) => None,
+            _ => {
+                return Err(invalid(
+                    "a client certificate needs both client_cert and client_key (or VAULT_CLIENT_CERT and VAULT_CLIENT_KEY)".into(),
+                ));
+            }
+        };
         Ok(VaultSettings {
+            client_identity,
             login,
             address,
             addresses,

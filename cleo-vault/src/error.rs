@@ -141,7 +141,12 @@ pub(crate) fn from_transport(e: reqwest::Error, address: &str, timeout_secs: f64
     Error::new(ErrorKind::Unavailable, message)
         .with_source(e)
         .with_backend("vault")
-        .with_hint("check that the server is running and that VAULT_ADDR (or [vault] address) points at it")
+        .with_hint(if address.starts_with("https://") && lower.contains("connection closed") {
+            "the server closed the connection during or right after TLS: if it requires a client certificate, \
+             set [vault] client_cert and client_key (or VAULT_CLIENT_CERT and VAULT_CLIENT_KEY)"
+        } else {
+            "check that the server is running and that VAULT_ADDR (or [vault] address) points at it"
+        })
 }
 
 #[cfg(test)]

@@ -87,6 +87,49 @@ impl Answer {
     }
 }
 
+/// Reads a client certificate and its key into a TLS identity. The key file must be
+/// private to its owner, like any other file cleo reads a secret from.
+fn client_identity(cert: &std::path::Path, key: &std::path::Path) -> Result<reqwest::Identity> {
+    use std::os::unix::fs::PermissionsExt;
+    let read = |p: &std::path::Path, what: &str| {
+        std::fs::read(p).map(Zeroizing::new).map_err(|e| {
+            Error::new(
+                ErrorKind::ConfigInvalid,
+                format!("cannot read the client {what} {}", p.display()),
+            )
+            .with_source(e)
+            .with_backend("vault")
+            .with_hint("check [vault] client_cert/client_key or VAULT_CLIENT_CERT/VAULT_CLIENT_KEY")
+        })
+    };
+    if let Ok(meta) = std::fs::metadata(key) {
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o027 != 0 {
+            return Err(Error::new(
+                ErrorKind::ConfigInvalid,
+                format!("refusing the client key {}: its mode {mode:04o} lets other users read or change it", key.display()),
+            )
+            .with_backend("vault")
+            .with_hint(format!("run `chmod 600 {}`", key.display())));
+        }
+    }
+    let mut pem = read(cert, "certificate")?;
+    pem.push(b'\n');
+    pem.extend_from_slice(&read(key, "key")?);
+    reqwest::Identity::from_pem(&pem).map_err(|e| {
+        Error::new(
+            ErrorKind::ConfigInvalid,
+            format!(
+                "{} and {} are not a PEM certificate and PKCS#8 key",
+                cert.display(),
+                key.display()
+            ),
+        )
+        .with_source(e)
+        .with_backend("vault")
+    })
+}
+
 pub(crate) struct Http {
     client: reqwest::Client,
     bases: Vec<Url>,
@@ -138,6 +181,9 @@ impl Http {
                 .with_backend("vault"));
             }
             builder = builder.tls_certs_merge(certs);
+        }
+        if let Some((cert, key)) = &settings.client_identity {
+            builder = builder.identity(client_identity(cert, key)?);
         }
         let client = builder
             .default_headers(headers)
