@@ -135,6 +135,10 @@ pub(crate) struct Http {
     bases: Vec<Url>,
     /// The node that answered last; requests start there.
     preferred: AtomicUsize,
+    /// The newest `X-Vault-Index` the cluster gave us (after a login, say). Sent back
+    /// with `X-Vault-Inconsistent: forward-active-node`, so a standby that has not
+    /// caught up forwards the request instead of answering from older state.
+    index: std::sync::Mutex<Option<HeaderValue>>,
     timeout: Duration,
 }
 
@@ -205,6 +209,7 @@ impl Http {
             client,
             bases,
             preferred: AtomicUsize::new(0),
+            index: std::sync::Mutex::new(None),
             timeout: settings.timeout,
         })
     }
@@ -293,6 +298,11 @@ impl Http {
             }
             tracing::trace!(method = %method, node = %base.as_str().trim_end_matches('/'), path = %url.path(), "vault request");
             let mut request = self.client.request(method.clone(), url);
+            if let Some(index) = self.index.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+                request = request
+                    .header("X-Vault-Index", index)
+                    .header("X-Vault-Inconsistent", "forward-active-node");
+            }
             if let Some(h) = &token_header {
                 request = request.header("X-Vault-Token", h.clone());
             }
@@ -332,6 +342,9 @@ impl Http {
         let transport = |e| from_transport(e, address, self.timeout.as_secs_f64());
         let mut response = request.send().await.map_err(transport)?;
         let status = response.status();
+        if let Some(index) = response.headers().get("X-Vault-Index") {
+            *self.index.lock().unwrap_or_else(|e| e.into_inner()) = Some(index.clone());
+        }
         let retry_after = response
             .headers()
             .get(reqwest::header::RETRY_AFTER)
