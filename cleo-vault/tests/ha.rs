@@ -195,3 +195,64 @@ async fn reads_right_after_a_login_see_the_new_token_through_a_standby() {
         assert_eq!(s.expose_secret(), b"fresh");
     }
 }
+
+/// A node that answers with a redirect to an address outside the configured set (a
+/// standby pointing at a leader cleo was not told about, or a hostile proxy): cleo
+/// moves to the next configured node and never follows, so the token goes nowhere else.
+#[tokio::test]
+async fn the_token_never_follows_a_redirect_out_of_the_configured_set() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let admin = cleo_testkit::VaultAdmin::new();
+    let path = unique("redirect");
+    admin.put_kv2("secret", &path, json!({"k": "v"})).await;
+
+    let elsewhere = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let elsewhere_addr = elsewhere.local_addr().unwrap();
+    let contacted = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = Arc::clone(&contacted);
+    tokio::spawn(async move {
+        while let Ok((_c, _)) = elsewhere.accept().await {
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    let redirector = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let redirector_addr = redirector.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut c, _)) = redirector.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 8192];
+                while let Ok(n) = c.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                    let reply = format!(
+                        "HTTP/1.1 307 Temporary Redirect\r\nlocation: http://{elsewhere_addr}/v1/secret/data/x\r\ncontent-length: 0\r\n\r\n"
+                    );
+                    if c.write_all(reply.as_bytes()).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    let settings = VaultSettings::resolve(&VaultConfig {
+        addresses: vec![format!("http://{redirector_addr}"), admin.addr().to_owned()],
+        ..Default::default()
+    })
+    .unwrap();
+    let auth = Arc::new(StaticTokenProvider::new(
+        SecretString::from(admin.root_token().to_owned()),
+        "test",
+    ));
+    let source = VaultSource::with_auth(settings, auth).unwrap();
+    let s = source
+        .fetch(&SecretRef::parse(&format!("vault://secret/{path}#k")).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(s.expose_secret(), b"v");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        !contacted.load(std::sync::atomic::Ordering::SeqCst),
+        "the redirect target was contacted"
+    );
+}
