@@ -256,3 +256,74 @@ async fn the_token_never_follows_a_redirect_out_of_the_configured_set() {
         "the redirect target was contacted"
     );
 }
+
+/// The header exchange itself, seen from the server side: once any answer carried an
+/// `X-Vault-Index`, the next request sends it back with
+/// `X-Vault-Inconsistent: forward-active-node`. (The raft test above shows the
+/// login-then-read path on a real cluster; this one shows the headers leave cleo.)
+#[tokio::test]
+async fn the_last_index_is_sent_back_with_forward_active_node() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let record = Arc::clone(&seen);
+    tokio::spawn(async move {
+        while let Ok((mut c, _)) = listener.accept().await {
+            let record = Arc::clone(&record);
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 16384];
+                while let Ok(n) = c.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                    let request = String::from_utf8_lossy(&buf[..n]).to_lowercase();
+                    record.lock().unwrap().push(request.clone());
+                    let body = if request.contains("/sys/internal/ui/mounts/") {
+                        r#"{"data":{"path":"secret/","type":"kv","options":{"version":"2"}}}"#
+                    } else {
+                        r#"{"data":{"data":{"k":"v"},"metadata":{"version":1}}}"#
+                    };
+                    let reply = format!(
+                        "HTTP/1.1 200 OK\r\nx-vault-index: idx-after-write-42\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    if c.write_all(reply.as_bytes()).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    let settings = VaultSettings::resolve(&VaultConfig {
+        address: Some(format!("http://{addr}")),
+        ..Default::default()
+    })
+    .unwrap();
+    let auth = Arc::new(StaticTokenProvider::new(
+        SecretString::from("t".to_owned()),
+        "test",
+    ));
+    let source = VaultSource::with_auth(settings, auth).unwrap();
+    let s = source
+        .fetch(&SecretRef::parse("vault://secret/app#k").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(s.expose_secret(), b"v");
+    let requests = seen.lock().unwrap().clone();
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    assert!(
+        !requests[0].contains("x-vault-index"),
+        "no index before the server gave one"
+    );
+    assert!(
+        requests[1].contains("x-vault-index: idx-after-write-42"),
+        "{}",
+        requests[1]
+    );
+    assert!(
+        requests[1].contains("x-vault-inconsistent: forward-active-node"),
+        "{}",
+        requests[1]
+    );
+}
