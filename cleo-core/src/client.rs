@@ -146,13 +146,13 @@ impl Client {
             c.clear();
         }
         let mut first_error = None;
-        let mut seen: Vec<*const ()> = Vec::new();
+        let mut seen: Vec<usize> = Vec::new();
         for scheme in self.registry.schemes() {
             let Some(source) = self.registry.get(scheme) else {
                 continue;
             };
             // One source may serve several schemes: close it once.
-            let id = Arc::as_ptr(source) as *const ();
+            let id = Arc::as_ptr(source) as *const () as usize;
             if seen.contains(&id) {
                 continue;
             }

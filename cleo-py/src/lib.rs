@@ -282,6 +282,78 @@ impl PyClient {
         self.inner.invalidate(reference);
     }
 
+    /// An awaitable ``get`` for asyncio code: the fetch runs on cleo's runtime and the
+    /// event loop is not blocked. A cache hit completes at once.
+    fn get_async<'py>(&self, py: Python<'py>, reference: String) -> PyResult<Bound<'py, PyAny>> {
+        let asyncio = py.import("asyncio")?;
+        let event_loop = asyncio.call_method0("get_running_loop")?;
+        let future = event_loop.call_method0("create_future")?;
+        if let Some(inner) = self.inner.get_cached(&reference) {
+            future.call_method1("set_result", (PySecret { inner },))?;
+            return Ok(future);
+        }
+        let client = self.inner.clone();
+        let loop_ref = event_loop.unbind();
+        let future_ref = future.clone().unbind();
+        runtime()?.spawn(async move {
+            let result = client.get(&reference).await;
+            Python::attach(|py| {
+                let future = future_ref.bind(py);
+                // The awaiting task may have been cancelled meanwhile.
+                if future.call_method0("done").and_then(|d| d.extract::<bool>()).unwrap_or(true) {
+                    return;
+                }
+                let (setter, value): (&str, Py<PyAny>) = match result {
+                    Ok(inner) => match Py::new(py, PySecret { inner }) {
+                        Ok(v) => ("set_result", v.into_any()),
+                        Err(e) => ("set_exception", e.into_value(py).into_any()),
+                    },
+                    Err(e) => ("set_exception", to_py_err(e).into_value(py).into_any()),
+                };
+                if let Ok(f) = future.getattr(setter) {
+                    let _ = loop_ref.bind(py).call_method1("call_soon_threadsafe", (f, value));
+                }
+            });
+        });
+        Ok(future)
+    }
+
+    /// Sets environment variables from references for the ``with`` block and restores
+    /// the previous values (or their absence) on exit::
+    ///
+    ///     with client.env({"MLFLOW_TRACKING_TOKEN": "mlflow/api_token"}):
+    ///         run_training()
+    ///
+    /// The values are Python strings in ``os.environ`` while the block runs.
+    fn env(&self, mapping: std::collections::BTreeMap<String, String>) -> EnvBlock {
+        EnvBlock {
+            client: self.inner.clone(),
+            mapping,
+            saved: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Drops cached values and revokes the leases this client's sources handed out.
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        let client = self.inner.clone();
+        wait(py, async move { client.close().await })
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __exit__(
+        &self,
+        py: Python<'_>,
+        _exc_type: Bound<'_, PyAny>,
+        _exc: Bound<'_, PyAny>,
+        _tb: Bound<'_, PyAny>,
+    ) -> PyResult<bool> {
+        self.close(py)?;
+        Ok(false)
+    }
+
     /// The path of the config file in use, or ``None``.
     #[getter]
     fn config_path(&self) -> Option<PathBuf> {
@@ -294,6 +366,70 @@ impl PyClient {
             self.inner.config().path(),
             self.inner.registry().schemes()
         )
+    }
+}
+
+/// Each variable set by an `EnvBlock`, with the value it had before (if any).
+type SavedEnv = Vec<(String, Option<Py<PyAny>>)>;
+
+/// The context manager returned by ``Client.env``.
+#[pyclass(module = "cleo", name = "EnvBlock")]
+struct EnvBlock {
+    client: cleo_core::Client,
+    mapping: std::collections::BTreeMap<String, String>,
+    saved: std::sync::Mutex<Option<SavedEnv>>,
+}
+
+#[pymethods]
+impl EnvBlock {
+    fn __enter__(slf: Py<Self>, py: Python<'_>) -> PyResult<Py<Self>> {
+        let this = slf.borrow(py);
+        // Fetch everything first: a failure leaves the environment untouched.
+        let mut values = Vec::new();
+        for (name, reference) in &this.mapping {
+            let client = this.client.clone();
+            let reference = reference.clone();
+            let secret = match client.get_cached(&reference) {
+                Some(s) => s,
+                None => wait(py, async move { client.get(&reference).await })?,
+            };
+            values.push((name.clone(), secret.expose_str().map_err(to_py_err)?.to_owned()));
+        }
+        let environ = py.import("os")?.getattr("environ")?;
+        let mut saved = Vec::new();
+        for (name, value) in values {
+            let previous = environ.call_method1("get", (&name,))?;
+            saved.push((name.clone(), (!previous.is_none()).then(|| previous.unbind())));
+            environ.set_item(&name, value)?;
+        }
+        *this.saved.lock().unwrap_or_else(|e| e.into_inner()) = Some(saved);
+        drop(this);
+        Ok(slf)
+    }
+
+    fn __exit__(
+        &self,
+        py: Python<'_>,
+        _exc_type: Bound<'_, PyAny>,
+        _exc: Bound<'_, PyAny>,
+        _tb: Bound<'_, PyAny>,
+    ) -> PyResult<bool> {
+        let environ = py.import("os")?.getattr("environ")?;
+        if let Some(saved) = self.saved.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            for (name, previous) in saved {
+                match previous {
+                    Some(v) => environ.set_item(&name, v)?,
+                    None => {
+                        environ.del_item(&name)?;
+                    }
+                }
+            }
+        }
+        Ok(false)
+    }
+
+    fn __repr__(&self) -> String {
+        format!("EnvBlock(names={:?})", self.mapping.keys().collect::<Vec<_>>())
     }
 }
 
@@ -339,6 +475,7 @@ fn _cleo(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<PySecret>()?;
     m.add_class::<PyClient>()?;
+    m.add_class::<EnvBlock>()?;
     m.add_function(wrap_pyfunction!(get, m)?)?;
     m.add("CleoError", py.get_type::<CleoError>())?;
     m.add("NotFoundError", py.get_type::<NotFoundError>())?;

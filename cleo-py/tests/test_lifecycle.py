@@ -1,0 +1,80 @@
+"""The Python-facing lifecycle: awaitable gets, environment blocks, closing."""
+
+import asyncio
+import os
+
+import pytest
+
+import cleo
+from conftest import unique
+
+
+def test_get_async_from_asyncio(seeded):
+    ref, value = seeded
+
+    async def main():
+        client = cleo.Client()
+        first = await client.get_async(ref)
+        many = await asyncio.gather(*(client.get_async(ref) for _ in range(10)))
+        with pytest.raises(cleo.NotFoundError):
+            await client.get_async(f"vault://secret/{unique('absent')}#k")
+        return first, many
+
+    first, many = asyncio.run(main())
+    assert first.expose() == value
+    assert {s.expose() for s in many} == {value}
+
+
+def test_get_async_does_not_block_the_event_loop(hanging_server, tmp_path):
+    cfg = tmp_path / "slow.toml"
+    cfg.write_text(f'[vault]\naddress = "{hanging_server}"\ntimeout = "1s"\n')
+    client = cleo.Client(config=str(cfg))
+
+    async def main():
+        ticks = 0
+
+        async def ticker():
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0.01)
+
+        t = asyncio.create_task(ticker())
+        with pytest.raises(cleo.UnavailableError):
+            await client.get_async("vault://secret/app#k")
+        t.cancel()
+        return ticks
+
+    # The loop kept running while cleo waited on the hung server.
+    assert asyncio.run(main()) > 20
+
+
+def test_env_sets_and_restores(seeded, monkeypatch):
+    ref, value = seeded
+    monkeypatch.setenv("CLEO_PY_EXISTING", "before")
+    monkeypatch.delenv("CLEO_PY_NEW", raising=False)
+    client = cleo.Client()
+    with client.env({"CLEO_PY_EXISTING": ref, "CLEO_PY_NEW": ref}):
+        assert os.environ["CLEO_PY_EXISTING"] == value
+        assert os.environ["CLEO_PY_NEW"] == value
+    assert os.environ["CLEO_PY_EXISTING"] == "before"
+    assert "CLEO_PY_NEW" not in os.environ
+
+
+def test_env_with_a_missing_secret_changes_nothing(seeded, monkeypatch):
+    ref, _ = seeded
+    monkeypatch.delenv("CLEO_PY_A", raising=False)
+    client = cleo.Client()
+    with pytest.raises(cleo.NotFoundError):
+        with client.env({"CLEO_PY_A": ref, "CLEO_PY_B": f"vault://secret/{unique('absent')}#k"}):
+            pass
+    assert "CLEO_PY_A" not in os.environ
+
+
+def test_client_as_a_context_manager(seeded):
+    ref, value = seeded
+    with cleo.Client() as client:
+        assert client.get(ref).expose() == value
+        client.invalidate(ref)
+    # Closed: the cache is empty, and the client still works.
+    assert client.get(ref).expose() == value
