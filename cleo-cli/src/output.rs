@@ -6,7 +6,13 @@ use cleo_core::{EntryState, Secret};
 use serde_json::{Value, json};
 
 fn time(t: SystemTime) -> String {
-    humantime::format_rfc3339_seconds(t).to_string()
+    // RFC 3339 stops at year 9999; a backend may still send an absurd expiry.
+    const LAST: u64 = 253_402_300_799;
+    match t.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(d) if d.as_secs() <= LAST => humantime::format_rfc3339_seconds(t).to_string(),
+        Ok(_) => "after 9999-12-31".to_owned(),
+        Err(_) => "before 1970".to_owned(),
+    }
 }
 
 /// Metadata as JSON, without the value.

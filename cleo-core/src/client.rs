@@ -25,6 +25,9 @@ pub struct Client {
     config: Arc<Config>,
     registry: Arc<Registry>,
     cache: Option<Cache<Secret>>,
+    /// Logical name -> reference, learnt on first use, so that a name and the
+    /// reference it stands for share one cache entry and a hit needs no parsing.
+    aliases: Arc<papaya::HashMap<Arc<str>, Arc<str>, foldhash::fast::RandomState>>,
 }
 
 impl Client {
@@ -40,6 +43,11 @@ impl Client {
             config: Arc::new(config),
             registry: Arc::new(registry),
             cache,
+            aliases: Arc::new(
+                papaya::HashMap::builder()
+                    .hasher(foldhash::fast::RandomState::default())
+                    .build(),
+            ),
         }
     }
 
@@ -88,7 +96,23 @@ impl Client {
     /// The value cached for `input`, without going to the backend. Synchronous, for
     /// bindings that want to skip the async machinery on a hit.
     pub fn get_cached(&self, input: &str) -> Option<Secret> {
-        self.cache.as_ref()?.get_cached(input)
+        let cache = self.cache.as_ref()?;
+        let aliases = self.aliases.pin();
+        match aliases.get(input) {
+            Some(reference) => cache.get_cached(reference),
+            None => cache.get_cached(input),
+        }
+    }
+
+    /// Resolves `input` and remembers a logical name's reference for the fast path.
+    fn resolve_and_remember(&self, input: &str) -> Result<SecretRef> {
+        let reference = self.resolve(input)?;
+        if reference.as_str() != input {
+            self.aliases
+                .pin()
+                .insert(Arc::from(input), Arc::from(reference.as_str()));
+        }
+        Ok(reference)
     }
 
     /// Fetches a secret by reference or logical name, from the cache when it can.
@@ -96,11 +120,12 @@ impl Client {
         if let Some(hit) = self.get_cached(input) {
             return Ok(hit);
         }
-        let reference = self.resolve(input)?;
+        let reference = self.resolve_and_remember(input)?;
         let source = Arc::clone(self.source_for(&reference)?);
         let backend = source.backend();
         let ttl = self.config.secret(input).and_then(|e| e.ttl);
         let logical = (input != reference.as_str()).then(|| input.to_owned());
+        let reference_key = reference.as_str().to_owned();
         match &self.cache {
             None => traced_fetch(source, reference, logical).await,
             Some(cache) => {
@@ -120,7 +145,8 @@ impl Client {
                             }
                         })
                     });
-                cache.get_with(input, backend, ttl, fetch).await
+                let key = reference_key.clone();
+                cache.get_with(&key, backend, ttl, fetch).await
             }
         }
     }
@@ -131,12 +157,16 @@ impl Client {
         Ok(Zeroizing::new(secret.expose_str()?.to_owned()))
     }
 
-    /// Drops the cached value for `input`, so the next read goes to the backend
-    /// (for example after a server answered 401 to a cached token).
-    pub fn invalidate(&self, input: &str) {
+    /// Drops the cached value for `input` (a reference or a logical name: both name
+    /// one entry), so the next read goes to the backend, for example after a server
+    /// answered 401 to a cached token. An input that names nothing is an error.
+    pub fn invalidate(&self, input: &str) -> Result<()> {
+        let reference = self.resolve_and_remember(input)?;
+        self.source_for(&reference)?;
         if let Some(c) = &self.cache {
-            c.invalidate(input);
+            c.invalidate(reference.as_str());
         }
+        Ok(())
     }
 
     /// Drops every cached value and closes every source (Vault revokes the leases it
@@ -166,7 +196,9 @@ impl Client {
 
     /// Where `input` stands in the cache.
     pub fn cache_state(&self, input: &str) -> Option<EntryState> {
-        self.cache.as_ref()?.state(input)
+        let cache = self.cache.as_ref()?;
+        let aliases = self.aliases.pin();
+        cache.state(aliases.get(input).map_or(input, |r| &**r))
     }
 }
 

@@ -84,6 +84,11 @@ fn parse_entry(name: &str, entry: toml::Value) -> Result<SecretEntry> {
                 Some(_) => return Err(bad("`ttl` must be a string such as \"5m\"".into())),
                 None => None,
             };
+            if let Some(t) = ttl
+                && (t < std::time::Duration::from_secs(1) || t > crate::cache::settings::MAX_TTL)
+            {
+                return Err(bad("ttl must be between 1s and 366 days".into()));
+            }
             let description = match t.remove("description") {
                 Some(toml::Value::String(d)) => Some(d),
                 Some(_) => return Err(bad("`description` must be a string".into())),
@@ -138,7 +143,7 @@ impl Config {
                 ErrorKind::ConfigInvalid,
                 format!("cannot read config file {}: {e}", path.display()),
             )
-            .with_hint("pass --config PATH or set CLEO_CONFIG to an existing cleo.toml")
+            .with_hint("point --config (CLI), Client(config=...) (Python) or CLEO_CONFIG at an existing cleo.toml")
         })?;
         let mut cfg = Config::parse(&text).map_err(|e| {
             Error::new(
@@ -295,6 +300,14 @@ address = "http://127.0.0.1:8200"
                 "not at another logical name",
             ),
             ("[secrets]\n\"a/b\" = 3\n", "expected a reference string"),
+            (
+                "[secrets]\n\"a/b\" = { ref = \"env://X\", ttl = \"8000y\" }\n",
+                "between 1s and 366 days",
+            ),
+            (
+                "[secrets]\n\"a/b\" = { ref = \"env://X\", ttl = \"0s\" }\n",
+                "between 1s and 366 days",
+            ),
         ];
         for (text, needle) in cases {
             let e = Config::parse(text).unwrap_err();

@@ -86,7 +86,8 @@ impl SecretMeta {
     /// A zero duration means the backend set no expiry.
     pub fn with_lease(mut self, lease: Lease) -> Self {
         if !lease.duration.is_zero() {
-            self.expires_at = Some(self.fetched_at + lease.duration);
+            // checked: a hostile or broken backend may send an absurd duration.
+            self.expires_at = self.fetched_at.checked_add(lease.duration);
         }
         self.renewable = lease.renewable;
         self.lease = Some(lease);

@@ -277,9 +277,10 @@ impl PyClient {
     }
 
     /// Drops the cached value for ``reference`` so the next ``get`` fetches it again
-    /// (for example after a server answered 401 to a cached token).
-    fn invalidate(&self, reference: &str) {
-        self.inner.invalidate(reference);
+    /// (for example after a server answered 401 to a cached token). A logical name and
+    /// its reference share one entry; a reference that names nothing raises.
+    fn invalidate(&self, reference: &str) -> PyResult<()> {
+        self.inner.invalidate(reference).map_err(to_py_err)
     }
 
     /// An awaitable ``get`` for asyncio code: the fetch runs on cleo's runtime and the
@@ -300,7 +301,11 @@ impl PyClient {
             Python::attach(|py| {
                 let future = future_ref.bind(py);
                 // The awaiting task may have been cancelled meanwhile.
-                if future.call_method0("done").and_then(|d| d.extract::<bool>()).unwrap_or(true) {
+                if future
+                    .call_method0("done")
+                    .and_then(|d| d.extract::<bool>())
+                    .unwrap_or(true)
+                {
                     return;
                 }
                 let (setter, value): (&str, Py<PyAny>) = match result {
@@ -311,7 +316,9 @@ impl PyClient {
                     Err(e) => ("set_exception", to_py_err(e).into_value(py).into_any()),
                 };
                 if let Ok(f) = future.getattr(setter) {
-                    let _ = loop_ref.bind(py).call_method1("call_soon_threadsafe", (f, value));
+                    let _ = loop_ref
+                        .bind(py)
+                        .call_method1("call_soon_threadsafe", (f, value));
                 }
             });
         });
@@ -361,9 +368,13 @@ impl PyClient {
     }
 
     fn __repr__(&self) -> String {
+        let config = self
+            .inner
+            .config()
+            .path()
+            .map_or("None".to_owned(), |p| format!("'{}'", p.display()));
         format!(
-            "Client(config={:?}, schemes={:?})",
-            self.inner.config().path(),
+            "Client(config={config}, schemes={:?})",
             self.inner.registry().schemes()
         )
     }
@@ -393,13 +404,19 @@ impl EnvBlock {
                 Some(s) => s,
                 None => wait(py, async move { client.get(&reference).await })?,
             };
-            values.push((name.clone(), secret.expose_str().map_err(to_py_err)?.to_owned()));
+            values.push((
+                name.clone(),
+                secret.expose_str().map_err(to_py_err)?.to_owned(),
+            ));
         }
         let environ = py.import("os")?.getattr("environ")?;
         let mut saved = Vec::new();
         for (name, value) in values {
             let previous = environ.call_method1("get", (&name,))?;
-            saved.push((name.clone(), (!previous.is_none()).then(|| previous.unbind())));
+            saved.push((
+                name.clone(),
+                (!previous.is_none()).then(|| previous.unbind()),
+            ));
             environ.set_item(&name, value)?;
         }
         *this.saved.lock().unwrap_or_else(|e| e.into_inner()) = Some(saved);
@@ -429,7 +446,10 @@ impl EnvBlock {
     }
 
     fn __repr__(&self) -> String {
-        format!("EnvBlock(names={:?})", self.mapping.keys().collect::<Vec<_>>())
+        format!(
+            "EnvBlock(names={:?})",
+            self.mapping.keys().collect::<Vec<_>>()
+        )
     }
 }
 
@@ -467,9 +487,11 @@ fn _cleo(m: &Bound<'_, PyModule>) -> PyResult<()> {
     if let Some(filter) = std::env::var("CLEO_LOG").ok().filter(|f| !f.is_empty())
         && let Ok(filter) = tracing_subscriber::EnvFilter::try_new(filter)
     {
+        use std::io::IsTerminal;
         let _ = tracing_subscriber::fmt()
             .with_env_filter(filter)
             .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal())
             .try_init();
     }
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

@@ -78,3 +78,23 @@ def test_client_as_a_context_manager(seeded):
         client.invalidate(ref)
     # Closed: the cache is empty, and the client still works.
     assert client.get(ref).expose() == value
+
+
+def test_a_name_and_its_reference_share_one_entry(admin, tmp_path):
+    path = unique("alias")
+    admin.put_kv2(path, {"k": "one"})
+    ref = f"vault://secret/{path}#k"
+    cfg = tmp_path / "cleo.toml"
+    cfg.write_text(f'[secrets]\n"app/k" = "{ref}"\n')
+    client = cleo.Client(config=str(cfg))
+    assert client.get("app/k").expose() == "one"
+    admin.put_kv2(path, {"k": "two"})
+    # Both spellings answer from the same cached entry...
+    assert client.get(ref).expose() == "one"
+    # ...and invalidating either drops it for both.
+    client.invalidate(ref)
+    assert client.get("app/k").expose() == "two"
+    with pytest.raises(cleo.InvalidReferenceError):
+        client.invalidate("bogus://x/y")
+    with pytest.raises(cleo.NotFoundError):
+        client.invalidate("not/configured")

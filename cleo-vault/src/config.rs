@@ -49,10 +49,11 @@ pub struct VaultConfig {
 
 /// `[vault.auth]`: how cleo gets its Vault token.
 #[derive(Clone, Debug, Deserialize)]
-#[serde(tag = "method", rename_all = "lowercase")]
+#[serde(tag = "method", rename_all = "lowercase", deny_unknown_fields)]
 pub enum AuthConfig {
     /// `VAULT_TOKEN`/`BAO_TOKEN`, `token_file`, or `~/.vault-token` (the default).
-    Token,
+    /// A struct variant so that stray keys (a pasted `token = ...`) are refused.
+    Token {},
     /// AppRole login.
     Approle {
         /// Auth mount (default `approle`).
@@ -200,6 +201,12 @@ impl VaultSettings {
                 .map_err(|e| invalid(format!("[vault] timeout `{t}`: {e}")))?,
             None => Duration::from_secs(30),
         };
+        if timeout < Duration::from_millis(100) || timeout > Duration::from_secs(600) {
+            return Err(invalid(format!(
+                "[vault] timeout must be between 100ms and 10m, not {}",
+                humantime::format_duration(timeout)
+            )));
+        }
         let namespace = config
             .namespace
             .clone()
@@ -259,7 +266,7 @@ fn resolve_login(auth: &AuthConfig) -> Result<Option<crate::login::LoginMethod>>
             .map_err(|e| invalid(format!("[vault.auth] {what}: {}", e.message())))
     };
     Ok(match auth {
-        AuthConfig::Token => None,
+        AuthConfig::Token {} => None,
         AuthConfig::Approle {
             mount,
             role_id,
@@ -381,6 +388,22 @@ mod tests {
         assert!(validate_address("ftp://x", "t", &[]).is_err());
         assert!(validate_address("not a url", "t", &[]).is_err());
         assert!(validate_address("https://u:p@vault", "t", &[]).is_err());
+    }
+
+    #[test]
+    fn auth_sections_refuse_unknown_keys() {
+        let parse = |t: &str| {
+            cleo_core::Config::parse(&t.replace("[auth]", "[vault.auth]"))
+                .and_then(|c| c.section::<VaultConfig>("vault"))
+                .map(|_| ())
+        };
+        assert!(
+            parse("[auth]\nmethod = \"approle\"\nrole_id = \"r\"\nsecret_id = \"env://S\"\n")
+                .is_ok()
+        );
+        let e = parse("[auth]\nmethod = \"approle\"\nrole_id = \"r\"\nsecret_id = \"env://S\"\nmout = \"x\"\n").unwrap_err();
+        assert!(e.to_string().contains("mout"), "{e}");
+        assert!(parse("[auth]\nmethod = \"token\"\ntoken = \"canary\"\n").is_err());
     }
 
     #[test]

@@ -115,7 +115,7 @@ pub(crate) fn from_transport(e: reqwest::Error, address: &str, timeout_secs: f64
         )
         .with_temporary(false)
         .with_backend("vault")
-        .with_hint("check that the certificate matches the host name in the address and is signed by a CA this machine trusts");
+        .with_hint("check that the certificate matches the host name in the address and is signed by a CA this machine trusts; for a private CA, set [vault] ca_cert or VAULT_CACERT");
     }
     if lower.contains("corrupt message")
         || lower.contains("invalidcontenttype")
@@ -145,7 +145,7 @@ pub(crate) fn from_transport(e: reqwest::Error, address: &str, timeout_secs: f64
             "the server closed the connection during or right after TLS: if it requires a client certificate, \
              set [vault] client_cert and client_key (or VAULT_CLIENT_CERT and VAULT_CLIENT_KEY)"
         } else {
-            "check that the server is running and that VAULT_ADDR (or [vault] address) points at it"
+            "check that the server is running and that VAULT_ADDR (or [vault] address / addresses) points at it"
         })
 }
 

@@ -29,6 +29,9 @@ pub const SCHEME: &str = "vault";
 pub fn register(registry: &mut Registry, config: &Config) -> Result<()> {
     let section: VaultConfig = config.section("vault")?;
     let settings = VaultSettings::resolve(&section)?;
-    registry.register(Arc::new(VaultSource::new(settings)?));
+    registry.register(Arc::new(VaultSource::with_token_cache(
+        settings,
+        config.cache_settings()?,
+    )?));
     Ok(())
 }

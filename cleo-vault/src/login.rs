@@ -203,10 +203,22 @@ impl LoginProvider {
             .with_hint(e.hint().unwrap_or_default().to_owned())
         })?;
         source.fetch(r).await.map_err(|e| {
-            let msg = format!("cannot read the {what}: {}", e.message());
-            Error::new(e.kind(), msg)
-                .with_reference(r.as_str())
-                .with_hint(e.hint().unwrap_or_default().to_owned())
+            // A missing secret id or JWT is a broken auth set-up, not a missing secret:
+            // callers that treat NotFound as "use a default" must not swallow it.
+            let kind = if e.is_temporary() {
+                e.kind()
+            } else {
+                ErrorKind::ConfigInvalid
+            };
+            Error::new(
+                kind,
+                format!(
+                    "cannot read the {what} from {}: {}",
+                    r.as_str(),
+                    e.message()
+                ),
+            )
+            .with_hint(e.hint().unwrap_or_default().to_owned())
         })
     }
 
@@ -332,7 +344,17 @@ impl LoginProvider {
                 (format!("auth/{mount}/login"), b, Some(token))
             }
             LoginMethod::Kubernetes { mount, role, token } => {
-                let token = self.jwt(&JwtSource::Reference(token.clone())).await?;
+                // Read directly, without file://'s mode check: the kubelet mounts
+                // projected service-account tokens 0644 by default, inside the pod's
+                // own file system.
+                let path = token.path();
+                let text = tokio::fs::read_to_string(path).await.map_err(|e| {
+                    Error::new(ErrorKind::ConfigInvalid, format!("cannot read the service-account token {path}"))
+                        .with_source(e)
+                        .with_hint("outside a Kubernetes pod, set [vault.auth] token_path, or use another method")
+                })?;
+                let token = Zeroizing::new(text.trim().to_owned());
+                drop(Zeroizing::new(text));
                 let b = body(&JwtBody { role, jwt: &token }, token.len())?;
                 (format!("auth/{mount}/login"), b, Some(token))
             }
@@ -361,7 +383,10 @@ impl LoginProvider {
                     ErrorKind::Unauthenticated,
                     format!("Vault refused the {} login (HTTP {status}): server said \"{said}\"", self.method.name()),
                 )
-                .with_hint("check the role id and that the secret id is current (they expire and can be used a limited number of times)"),
+                .with_hint(
+                    "check the role id and that the secret id is current (secret ids expire and may be usable a limited number of times); \
+                     if it worked before, repeated failed logins may have locked the role out: see `bao read sys/locked-users`",
+                ),
                 _ => crate::error::from_status(answer.status, &answer.errors(), &path),
             }
             .with_backend("vault"));
@@ -386,8 +411,11 @@ impl LoginProvider {
             )
             .with_backend("vault")
         })?;
-        let expires_at = (auth.lease_duration > 0)
-            .then(|| fetched_at + Duration::from_secs(auth.lease_duration));
+        let expires_at = (auth.lease_duration > 0).then(|| {
+            fetched_at
+                .checked_add(Duration::from_secs(auth.lease_duration))
+                .unwrap_or(fetched_at + cleo_core::cache::MAX_TTL)
+        });
         tracing::debug!(
             method = self.method.name(),
             accessor = auth.accessor.as_deref().unwrap_or("-"),
@@ -445,7 +473,11 @@ impl LoginProvider {
         let token = VaultToken::new(
             auth.client_token,
             format!("{} login", self.method.name()),
-            Some(fetched_at + Duration::from_secs(auth.lease_duration)),
+            Some(
+                fetched_at
+                    .checked_add(Duration::from_secs(auth.lease_duration))
+                    .unwrap_or(fetched_at + cleo_core::cache::MAX_TTL),
+            ),
         )
         .with_accessor(
             auth.accessor

@@ -105,11 +105,25 @@ impl VaultSource {
     /// A source using `settings`: a login method if one is configured (its token
     /// cached and replaced ahead of expiry), else the standard token lookup.
     pub fn new(settings: VaultSettings) -> Result<VaultSource> {
+        VaultSource::with_token_cache(settings, CacheSettings::default())
+    }
+
+    /// Like [`VaultSource::new`], with the settings (audit log, backoff) of the cache
+    /// that keeps a login's token. It makes one try per refresh: the read that needs
+    /// the token already retries, and nesting the two would multiply the logins.
+    pub fn with_token_cache(
+        settings: VaultSettings,
+        token_cache: CacheSettings,
+    ) -> Result<VaultSource> {
+        let token_cache = CacheSettings {
+            retry_attempts: 1,
+            ..token_cache
+        };
         let http = VaultSource::http_for(&settings)?;
         match (&settings.login, &http) {
             (Some(method), Some(http)) => {
                 let login = Arc::new(LoginProvider::new(Arc::clone(http), method.clone()));
-                let cache = Cache::new(CacheSettings::default())?;
+                let cache = Cache::new(token_cache)?;
                 let auth = Arc::new(CachedCredentialProvider::new(login, cache, BACKEND));
                 Ok(VaultSource {
                     http: Some(Arc::clone(http)),
@@ -343,10 +357,17 @@ impl VaultSource {
     }
 
     async fn read(&self, reference: &SecretRef) -> Result<Secret> {
-        let http = self.http()?;
+        self.http()?;
         let token = self.auth.credential().await?;
+        self.read_with(reference, &token).await
+    }
+
+    /// A read with a token in hand, so a caller can tell a refused login (from
+    /// `credential()`) from a refused token (from here).
+    async fn read_with(&self, reference: &SecretRef, token: &VaultToken) -> Result<Secret> {
+        let http = self.http()?;
         let path = reference.path();
-        let mount = self.mount_for(http, path, &token).await?;
+        let mount = self.mount_for(http, path, token).await?;
         let rest = format!("{path}/")
             .strip_prefix(&mount.path)
             .map(|r| r.trim_end_matches('/').to_owned())
@@ -385,7 +406,7 @@ impl VaultSource {
             }
         };
         let fetched_at = SystemTime::now();
-        let answer = http.get(&api_path, &query, &token).await?;
+        let answer = http.get(&api_path, &query, token).await?;
 
         // A KV v2 mount read through the v1 API (a wrong kv_versions override) answers
         // with this warning instead of the secret.
@@ -456,7 +477,7 @@ impl VaultSource {
         }
         if !answer.status.is_success() {
             // Policies name the API path (secret/data/app on KV v2), so the hint does too.
-            return Err(self.status_error(http, &answer, &api_path, &token).await);
+            return Err(self.status_error(http, &answer, &api_path, token).await);
         }
 
         let envelope = answer.envelope()?;
@@ -585,15 +606,23 @@ impl SecretSource for VaultSource {
         {
             return Err(e.clone().with_reference(reference.as_str()));
         }
-        let result = match self.read(reference).await {
-            // The cached token was revoked or expired early: log in again, once.
-            Err(e) if e.kind() == ErrorKind::Unauthenticated && self.relogin => {
-                tracing::debug!(reference = %reference, "token rejected; logging in again");
-                self.auth.invalidate();
-                self.read(reference).await
+        let result = async {
+            self.http()?;
+            // A refused login ends here: logging in again would only add failed
+            // attempts (and can lock an AppRole out).
+            let token = self.auth.credential().await?;
+            match self.read_with(reference, &token).await {
+                // The token was revoked or expired early: log in again, once.
+                Err(e) if e.kind() == ErrorKind::Unauthenticated && self.relogin => {
+                    tracing::debug!(reference = %reference, "token rejected; logging in again");
+                    self.auth.invalidate();
+                    let token = self.auth.credential().await?;
+                    self.read_with(reference, &token).await
+                }
+                other => other,
             }
-            other => other,
-        };
+        }
+        .await;
         if let Err(e) = &result
             && e.kind() == ErrorKind::Unauthenticated
         {

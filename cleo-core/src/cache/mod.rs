@@ -19,7 +19,7 @@
 
 mod audit;
 mod layer;
-mod settings;
+pub(crate) mod settings;
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -32,8 +32,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use audit::AuditEvent;
 pub use layer::{CachedCredentialProvider, CachedSource};
-pub use settings::CacheSettings;
 pub(crate) use settings::RawCacheSettings;
+pub use settings::{CacheSettings, MAX_TTL};
 
 use crate::clock::{Clock, SystemClock};
 use crate::credential::Expiring;
@@ -384,12 +384,18 @@ impl<V: CacheValue> Cache<V> {
     fn schedule(&self, value: V, fetched_at: SystemTime, ttl: Option<Duration>) -> Cached<V> {
         let s = &self.inner.settings;
         let own = value.expires_at();
-        let capped = ttl.map(|t| fetched_at + t);
+        // Longer than this is treated as this: it keeps time arithmetic far from overflow.
+        let longest = fetched_at + settings::MAX_TTL;
+        let capped = ttl.map(|t| fetched_at.checked_add(t).unwrap_or(longest).min(longest));
+        let own = own.map(|t| t.min(longest));
         let expires_at = match (own, capped) {
             (Some(a), Some(b)) => a.min(b),
             (Some(a), None) => a,
             (None, Some(b)) => b,
-            (None, None) => fetched_at + s.default_ttl,
+            (None, None) => fetched_at
+                .checked_add(s.default_ttl)
+                .unwrap_or(longest)
+                .min(longest),
         };
         let lifetime = expires_at.duration_since(fetched_at).unwrap_or_default();
         let jitter = random_up_to(s.refresh_jitter);

@@ -7,6 +7,9 @@ use serde::Deserialize;
 
 use crate::error::{Error, ErrorKind, Result};
 
+/// The longest a value is kept, whatever the backend or the config says.
+pub const MAX_TTL: Duration = Duration::from_secs(366 * 24 * 3600);
+
 /// How the cache keeps, refreshes and retries values.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CacheSettings {
@@ -84,10 +87,28 @@ impl RawCacheSettings {
             backoff_max: duration("backoff_max", &self.backoff_max, d.backoff_max)?,
             audit_log: self.audit_log.clone(),
         };
-        if s.max_entries == 0 || s.retry_attempts == 0 {
+        if s.max_entries == 0 {
             return Err(Error::new(
                 ErrorKind::ConfigInvalid,
-                "[cache] max_entries and retry_attempts must be at least 1",
+                "[cache] max_entries must be at least 1",
+            ));
+        }
+        if !(1..=10).contains(&s.retry_attempts) {
+            return Err(Error::new(
+                ErrorKind::ConfigInvalid,
+                "[cache] retry_attempts must be between 1 and 10",
+            ));
+        }
+        if s.default_ttl < Duration::from_secs(1) || s.default_ttl > MAX_TTL {
+            return Err(Error::new(
+                ErrorKind::ConfigInvalid,
+                "[cache] default_ttl must be between 1s and 366 days",
+            ));
+        }
+        if s.backoff_max > Duration::from_secs(3600) {
+            return Err(Error::new(
+                ErrorKind::ConfigInvalid,
+                "[cache] backoff_max must be at most 1h",
             ));
         }
         if s.backoff_initial.is_zero() || s.backoff_initial > s.backoff_max {
