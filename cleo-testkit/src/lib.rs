@@ -325,3 +325,69 @@ pub fn epoch_now() -> u64 {
         .unwrap()
         .as_secs()
 }
+
+/// An AppRole made by [`VaultAdmin::approle`].
+pub struct AppRole {
+    /// The auth mount path.
+    pub mount: String,
+    /// The role id of role `ci`.
+    pub role_id: String,
+    /// A fresh secret id for it.
+    pub secret_id: String,
+}
+
+impl VaultAdmin {
+    /// A policy that may only read KV v2 `secret/<path>`; returns its name.
+    pub async fn read_policy(&self, path: &str) -> String {
+        let name = unique("read");
+        self.call(
+            "PUT",
+            &format!("sys/policies/acl/{name}"),
+            Some(serde_json::json!({
+                "policy": format!("path \"secret/data/{path}\" {{ capabilities = [\"read\"] }}")
+            })),
+        )
+        .await;
+        name
+    }
+
+    /// Enables AppRole at a fresh mount with a role `ci` made from `role` (its
+    /// `token_policies`, `token_ttl`, ...), and returns its role id and a secret id.
+    pub async fn approle(&self, role: serde_json::Value) -> AppRole {
+        let mount = unique("approle");
+        self.call(
+            "POST",
+            &format!("sys/auth/{mount}"),
+            Some(serde_json::json!({"type": "approle"})),
+        )
+        .await;
+        self.call("POST", &format!("auth/{mount}/role/ci"), Some(role))
+            .await;
+        let role_id = self
+            .call("GET", &format!("auth/{mount}/role/ci/role-id"), None)
+            .await["data"]["role_id"]
+            .as_str()
+            .expect("role id")
+            .to_owned();
+        let secret_id = self
+            .call("POST", &format!("auth/{mount}/role/ci/secret-id"), None)
+            .await["data"]["secret_id"]
+            .as_str()
+            .expect("secret id")
+            .to_owned();
+        AppRole {
+            mount,
+            role_id,
+            secret_id,
+        }
+    }
+}
+
+/// Writes `contents` to a fresh file in `dir` with mode 0600 and returns its path.
+pub fn private_file(dir: &std::path::Path, contents: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(unique("secret"));
+    std::fs::write(&path, contents).expect("write");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    path
+}

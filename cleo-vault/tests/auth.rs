@@ -35,41 +35,15 @@ async fn guarded_secret(admin: &VaultAdmin) -> (String, String, String) {
 }
 
 fn secret_file(dir: &tempfile::TempDir, contents: &str) -> PathBuf {
-    let p = dir.path().join(unique("sid"));
-    std::fs::write(&p, format!("{contents}\n")).unwrap();
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
-    p
+    // With a trailing newline, as editors and `echo` leave one.
+    cleo_testkit::private_file(dir.path(), &format!("{contents}\n"))
 }
 
 async fn approle(admin: &VaultAdmin, policy: &str, ttl: &str) -> (String, String, String) {
-    let mount = unique("approle");
-    admin
-        .call(
-            "POST",
-            &format!("sys/auth/{mount}"),
-            Some(json!({"type": "approle"})),
-        )
+    let r = admin
+        .approle(json!({"token_policies": [policy], "token_ttl": ttl, "token_max_ttl": "1h"}))
         .await;
-    admin
-        .call(
-            "POST",
-            &format!("auth/{mount}/role/ci"),
-            Some(json!({"token_policies": [policy], "token_ttl": ttl, "token_max_ttl": "1h"})),
-        )
-        .await;
-    let role_id = admin
-        .call("GET", &format!("auth/{mount}/role/ci/role-id"), None)
-        .await["data"]["role_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let secret_id = admin
-        .call("POST", &format!("auth/{mount}/role/ci/secret-id"), None)
-        .await["data"]["secret_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    (mount, role_id, secret_id)
+    (r.mount, r.role_id, r.secret_id)
 }
 
 fn source(admin: &VaultAdmin, auth: AuthConfig) -> VaultSource {
@@ -361,33 +335,13 @@ async fn jwt_from_the_github_actions_endpoint() {
 async fn a_renewable_token_is_renewed_until_max_ttl_then_replaced_by_a_login() {
     let admin = VaultAdmin::new();
     let (path, value, policy) = guarded_secret(&admin).await;
-    let mount = unique("approle");
-    admin
-        .call(
-            "POST",
-            &format!("sys/auth/{mount}"),
-            Some(json!({"type": "approle"})),
-        )
+    let cleo_testkit::AppRole {
+        mount,
+        role_id,
+        secret_id,
+    } = admin
+        .approle(json!({"token_policies": [policy], "token_ttl": "3s", "token_max_ttl": "8s"}))
         .await;
-    admin
-        .call(
-            "POST",
-            &format!("auth/{mount}/role/ci"),
-            Some(json!({"token_policies": [policy], "token_ttl": "3s", "token_max_ttl": "8s"})),
-        )
-        .await;
-    let role_id = admin
-        .call("GET", &format!("auth/{mount}/role/ci/role-id"), None)
-        .await["data"]["role_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let secret_id = admin
-        .call("POST", &format!("auth/{mount}/role/ci/secret-id"), None)
-        .await["data"]["secret_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
     let dir = tempfile::tempdir().unwrap();
     let file = secret_file(&dir, &secret_id);
     let src = source(

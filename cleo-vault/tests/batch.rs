@@ -1,7 +1,6 @@
 //! A batch token cannot be renewed: cleo replaces it by logging in, and never sends
 //! renew-self. Alone in its test binary, so the TRACE capture is this test's only.
 
-use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
 use cleo_core::{SecretRef, SecretSource};
@@ -17,45 +16,16 @@ async fn batch_tokens_are_replaced_by_logins_and_never_renewed() {
     admin
         .put_kv2("secret", &path, json!({"k": "batch-ok"}))
         .await;
-    let policy = unique("p");
-    admin
-        .call(
-            "PUT",
-            &format!("sys/policies/acl/{policy}"),
-            Some(json!({"policy": format!("path \"secret/data/{path}\" {{ capabilities = [\"read\"] }}")})),
-        )
+    let policy = admin.read_policy(&path).await;
+    let cleo_testkit::AppRole {
+        mount,
+        role_id,
+        secret_id,
+    } = admin
+        .approle(json!({"token_policies": [policy], "token_ttl": "3s", "token_type": "batch"}))
         .await;
-    let mount = unique("approle");
-    admin
-        .call(
-            "POST",
-            &format!("sys/auth/{mount}"),
-            Some(json!({"type": "approle"})),
-        )
-        .await;
-    admin
-        .call(
-            "POST",
-            &format!("auth/{mount}/role/ci"),
-            Some(json!({"token_policies": [policy], "token_ttl": "3s", "token_type": "batch"})),
-        )
-        .await;
-    let role_id = admin
-        .call("GET", &format!("auth/{mount}/role/ci/role-id"), None)
-        .await["data"]["role_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let secret_id = admin
-        .call("POST", &format!("auth/{mount}/role/ci/secret-id"), None)
-        .await["data"]["secret_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("sid");
-    std::fs::write(&file, &secret_id).unwrap();
-    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let file = cleo_testkit::private_file(dir.path(), &secret_id);
     let settings = VaultSettings::resolve(&VaultConfig {
         address: Some(admin.addr().to_owned()),
         auth: Some(AuthConfig::Approle {

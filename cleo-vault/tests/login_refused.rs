@@ -2,10 +2,8 @@
 //! failed AppRole logins can lock the role out for everyone. Alone in its binary so
 //! the TRACE capture counts only its requests.
 
-use std::os::unix::fs::PermissionsExt;
-
 use cleo_core::{ErrorKind, SecretRef, SecretSource};
-use cleo_testkit::{VaultAdmin, capture_logs, unique};
+use cleo_testkit::{VaultAdmin, capture_logs};
 use cleo_vault::{AuthConfig, VaultConfig, VaultSettings, VaultSource};
 use serde_json::json;
 
@@ -13,31 +11,10 @@ use serde_json::json;
 async fn a_refused_login_is_one_request() {
     let logs = capture_logs();
     let admin = VaultAdmin::new();
-    let mount = unique("approle");
-    admin
-        .call(
-            "POST",
-            &format!("sys/auth/{mount}"),
-            Some(json!({"type": "approle"})),
-        )
-        .await;
-    admin
-        .call(
-            "POST",
-            &format!("auth/{mount}/role/ci"),
-            Some(json!({"token_ttl": "10m"})),
-        )
-        .await;
-    let role_id = admin
-        .call("GET", &format!("auth/{mount}/role/ci/role-id"), None)
-        .await["data"]["role_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let role = admin.approle(json!({"token_ttl": "10m"})).await;
+    let (mount, role_id) = (role.mount, role.role_id);
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("sid");
-    std::fs::write(&file, "not-the-secret-id").unwrap();
-    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let file = cleo_testkit::private_file(dir.path(), "not-the-secret-id");
     let src = VaultSource::new(
         VaultSettings::resolve(&VaultConfig {
             address: Some(admin.addr().to_owned()),

@@ -2,7 +2,6 @@
 //! and cleo logs in again instead of retrying the renewal. Alone in its test binary
 //! so the TRACE capture counts only its requests.
 
-use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use cleo_core::{SecretRef, SecretSource};
@@ -16,45 +15,16 @@ async fn a_refused_renewal_leads_to_a_new_login_not_a_retry() {
     let admin = VaultAdmin::new();
     let path = unique("renew403");
     admin.put_kv2("secret", &path, json!({"k": "ok"})).await;
-    let policy = unique("p");
-    admin
-        .call(
-            "PUT",
-            &format!("sys/policies/acl/{policy}"),
-            Some(json!({"policy": format!("path \"secret/data/{path}\" {{ capabilities = [\"read\"] }}")})),
-        )
+    let policy = admin.read_policy(&path).await;
+    let cleo_testkit::AppRole {
+        mount,
+        role_id,
+        secret_id,
+    } = admin
+        .approle(json!({"token_policies": [policy], "token_ttl": "4s", "token_max_ttl": "1h"}))
         .await;
-    let mount = unique("approle");
-    admin
-        .call(
-            "POST",
-            &format!("sys/auth/{mount}"),
-            Some(json!({"type": "approle"})),
-        )
-        .await;
-    admin
-        .call(
-            "POST",
-            &format!("auth/{mount}/role/ci"),
-            Some(json!({"token_policies": [policy], "token_ttl": "4s", "token_max_ttl": "1h"})),
-        )
-        .await;
-    let role_id = admin
-        .call("GET", &format!("auth/{mount}/role/ci/role-id"), None)
-        .await["data"]["role_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let secret_id = admin
-        .call("POST", &format!("auth/{mount}/role/ci/secret-id"), None)
-        .await["data"]["secret_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("sid");
-    std::fs::write(&file, &secret_id).unwrap();
-    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let file = cleo_testkit::private_file(dir.path(), &secret_id);
     let src = VaultSource::new(
         VaultSettings::resolve(&VaultConfig {
             address: Some(admin.addr().to_owned()),
