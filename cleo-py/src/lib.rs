@@ -6,7 +6,10 @@
 
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use arc_swap::{ArcSwap, ArcSwapOption};
 use std::sync::mpsc::{RecvTimeoutError, sync_channel};
 use std::time::{Duration, SystemTime};
 
@@ -93,19 +96,55 @@ fn to_py_err(e: cleo_core::Error) -> PyErr {
     }
 }
 
+/// Bumped in a child process right after `fork()` (registered with
+/// `os.register_at_fork`). A runtime or client made under an older generation
+/// belongs to the parent: its threads and connections do not exist in the child.
+static FORK_GENERATION: AtomicU64 = AtomicU64::new(0);
+
+/// Called by Python in the child after `os.fork()`.
+#[pyfunction]
+fn _after_fork_in_child() {
+    FORK_GENERATION.fetch_add(1, Ordering::SeqCst);
+}
+
+/// Something that belongs to one process generation.
+struct Owned<T> {
+    generation: u64,
+    value: T,
+}
+
+/// One runtime per process: the parent's, or after a fork a new one for the child
+/// (the parent's is left alone, since its worker threads are not in the child).
+/// Lock-free, so a lock held by a parent thread at fork time cannot block the child.
 fn runtime() -> PyResult<&'static tokio::runtime::Runtime> {
-    static RUNTIME: OnceLock<Result<tokio::runtime::Runtime, String>> = OnceLock::new();
-    RUNTIME
-        .get_or_init(|| {
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .thread_name("cleo-runtime")
-                .enable_all()
-                .build()
-                .map_err(|e| e.to_string())
-        })
+    static RUNTIME: ArcSwapOption<Owned<&'static tokio::runtime::Runtime>> =
+        ArcSwapOption::const_empty();
+    let generation = FORK_GENERATION.load(Ordering::SeqCst);
+    if let Some(rt) = RUNTIME
+        .load()
         .as_ref()
-        .map_err(|e| CleoError::new_err(format!("cannot start cleo's runtime: {e}")))
+        .filter(|r| r.generation == generation)
+    {
+        return Ok(rt.value);
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("cleo-runtime")
+        .enable_all()
+        .build()
+        .map_err(|e| CleoError::new_err(format!("cannot start cleo's runtime: {e}")))?;
+    let rt: &'static tokio::runtime::Runtime = Box::leak(Box::new(rt));
+    let new = Arc::new(Owned {
+        generation,
+        value: rt,
+    });
+    let prev = RUNTIME.compare_and_swap(&RUNTIME.load_full(), Some(Arc::clone(&new)));
+    match prev.as_ref() {
+        // Another thread won the race for this generation: use its runtime (ours
+        // is leaked, unused; this happens at most once per process).
+        Some(p) if p.generation == generation => Ok(p.value),
+        _ => Ok(rt),
+    }
 }
 
 /// Runs `fut` on the shared runtime and waits with the GIL released, checking for
@@ -249,7 +288,26 @@ impl PySecret {
 /// then ``./cleo.toml``, then no config at all.
 #[pyclass(frozen, module = "cleo", name = "Client")]
 struct PyClient {
-    inner: cleo_core::Client,
+    config: Option<PathBuf>,
+    current: ArcSwap<Owned<cleo_core::Client>>,
+}
+
+impl PyClient {
+    /// The client for this process: after a fork, the child gets a fresh one (new
+    /// connections, empty cache) built from the same configuration.
+    fn client(&self) -> PyResult<cleo_core::Client> {
+        let generation = FORK_GENERATION.load(Ordering::Relaxed);
+        let current = self.current.load();
+        if current.generation == generation {
+            return Ok(current.value.clone());
+        }
+        let fresh = build_client(self.config.clone()).map_err(to_py_err)?;
+        self.current.store(Arc::new(Owned {
+            generation,
+            value: fresh.clone(),
+        }));
+        Ok(fresh)
+    }
 }
 
 fn build_client(config: Option<PathBuf>) -> cleo_core::Result<cleo_core::Client> {
@@ -265,22 +323,27 @@ impl PyClient {
     #[new]
     #[pyo3(signature = (config = None))]
     fn new(config: Option<PathBuf>) -> PyResult<Self> {
-        build_client(config)
-            .map(|inner| PyClient { inner })
-            .map_err(to_py_err)
+        let client = build_client(config.clone()).map_err(to_py_err)?;
+        Ok(PyClient {
+            config,
+            current: ArcSwap::from_pointee(Owned {
+                generation: FORK_GENERATION.load(Ordering::SeqCst),
+                value: client,
+            }),
+        })
     }
 
     /// Fetches a secret by reference (``vault://...``, ``env://...``, ``file:///...``)
     /// or logical name from ``cleo.toml``. Releases the GIL while it waits.
     fn get(&self, py: Python<'_>, reference: &str) -> PyResult<PySecret> {
-        get_with(py, &self.inner, reference)
+        get_with(py, &self.client()?, reference)
     }
 
     /// Drops the cached value for ``reference`` so the next ``get`` fetches it again
     /// (for example after a server answered 401 to a cached token). A logical name and
     /// its reference share one entry; a reference that names nothing raises.
     fn invalidate(&self, reference: &str) -> PyResult<()> {
-        self.inner.invalidate(reference).map_err(to_py_err)
+        self.client()?.invalidate(reference).map_err(to_py_err)
     }
 
     /// An awaitable ``get`` for asyncio code: the fetch runs on cleo's runtime and the
@@ -289,11 +352,11 @@ impl PyClient {
         let asyncio = py.import("asyncio")?;
         let event_loop = asyncio.call_method0("get_running_loop")?;
         let future = event_loop.call_method0("create_future")?;
-        if let Some(inner) = self.inner.get_cached(&reference) {
+        let client = self.client()?;
+        if let Some(inner) = client.get_cached(&reference) {
             future.call_method1("set_result", (PySecret { inner },))?;
             return Ok(future);
         }
-        let client = self.inner.clone();
         let loop_ref = event_loop.unbind();
         let future_ref = future.clone().unbind();
         runtime()?.spawn(async move {
@@ -332,17 +395,17 @@ impl PyClient {
     ///         run_training()
     ///
     /// The values are Python strings in ``os.environ`` while the block runs.
-    fn env(&self, mapping: std::collections::BTreeMap<String, String>) -> EnvBlock {
-        EnvBlock {
-            client: self.inner.clone(),
+    fn env(&self, mapping: std::collections::BTreeMap<String, String>) -> PyResult<EnvBlock> {
+        Ok(EnvBlock {
+            client: self.client()?,
             mapping,
             saved: std::sync::Mutex::new(None),
-        }
+        })
     }
 
     /// Drops cached values and revokes the leases this client's sources handed out.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
-        let client = self.inner.clone();
+        let client = self.client()?;
         wait(py, async move { client.close().await })
     }
 
@@ -364,18 +427,19 @@ impl PyClient {
     /// The path of the config file in use, or ``None``.
     #[getter]
     fn config_path(&self) -> Option<PathBuf> {
-        self.inner.config().path().map(PathBuf::from)
+        self.current.load().value.config().path().map(PathBuf::from)
     }
 
     fn __repr__(&self) -> String {
-        let config = self
-            .inner
+        let current = self.current.load();
+        let config = current
+            .value
             .config()
             .path()
             .map_or("None".to_owned(), |p| format!("'{}'", p.display()));
         format!(
             "Client(config={config}, schemes={:?})",
-            self.inner.registry().schemes()
+            current.value.registry().schemes()
         )
     }
 }
@@ -456,14 +520,21 @@ impl EnvBlock {
 /// Fetches a secret with the process-wide default client (created on first use).
 #[pyfunction]
 fn get(py: Python<'_>, reference: &str) -> PyResult<PySecret> {
-    static DEFAULT: OnceLock<cleo_core::Client> = OnceLock::new();
-    let client = match DEFAULT.get() {
-        Some(c) => c.clone(),
-        None => {
-            let c = build_client(None).map_err(to_py_err)?;
-            DEFAULT.get_or_init(|| c).clone()
-        }
-    };
+    static DEFAULT: ArcSwapOption<Owned<cleo_core::Client>> = ArcSwapOption::const_empty();
+    let generation = FORK_GENERATION.load(Ordering::Relaxed);
+    if let Some(current) = DEFAULT
+        .load()
+        .as_ref()
+        .filter(|c| c.generation == generation)
+    {
+        return get_with(py, &current.value, reference);
+    }
+    // First use in this process (or in a child after fork).
+    let client = build_client(None).map_err(to_py_err)?;
+    DEFAULT.store(Some(Arc::new(Owned {
+        generation,
+        value: client.clone(),
+    })));
     get_with(py, &client, reference)
 }
 
@@ -499,6 +570,11 @@ fn _cleo(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyClient>()?;
     m.add_class::<EnvBlock>()?;
     m.add_function(wrap_pyfunction!(get, m)?)?;
+    let after_fork = wrap_pyfunction!(_after_fork_in_child, m)?;
+    let kwargs = pyo3::types::PyDict::new(py);
+    kwargs.set_item("after_in_child", after_fork)?;
+    py.import("os")?
+        .call_method("register_at_fork", (), Some(&kwargs))?;
     m.add("CleoError", py.get_type::<CleoError>())?;
     m.add("NotFoundError", py.get_type::<NotFoundError>())?;
     m.add(

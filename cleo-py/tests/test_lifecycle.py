@@ -98,3 +98,32 @@ def test_a_name_and_its_reference_share_one_entry(admin, tmp_path):
         client.invalidate("bogus://x/y")
     with pytest.raises(cleo.NotFoundError):
         client.invalidate("not/configured")
+
+
+def test_ctrl_c_interrupts_a_slow_call(hanging_server, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    cfg = tmp_path / "slow.toml"
+    cfg.write_text(f'[vault]\naddress = "{hanging_server}"\ntimeout = "60s"\n')
+    code = (
+        "import cleo, sys, time\n"
+        f"c = cleo.Client(config={str(cfg)!r})\n"
+        "print('ready', flush=True)\n"
+        "t = time.monotonic()\n"
+        "try:\n"
+        "    c.get('vault://secret/app#k')\n"
+        "except KeyboardInterrupt:\n"
+        "    print('interrupted after %.2f' % (time.monotonic() - t), flush=True)\n"
+    )
+    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "ready"
+    time.sleep(0.5)
+    sent = time.monotonic()
+    p.send_signal(signal.SIGINT)
+    out, _ = p.communicate(timeout=20)
+    # The call was waiting on a server that never answers (60 s timeout); Ctrl-C ended it.
+    assert "interrupted after" in out, out
+    assert time.monotonic() - sent < 10
