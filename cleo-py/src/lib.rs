@@ -336,6 +336,12 @@ impl PyClient {
     /// Fetches a secret by reference (``vault://...``, ``env://...``, ``file:///...``)
     /// or logical name from ``cleo.toml``. Releases the GIL while it waits.
     fn get(&self, py: Python<'_>, reference: &str) -> PyResult<PySecret> {
+        // The hot path borrows the current client instead of cloning it.
+        let current = self.current.load();
+        if current.generation == FORK_GENERATION.load(Ordering::Relaxed) {
+            return get_with(py, &current.value, reference);
+        }
+        drop(current);
         get_with(py, &self.client()?, reference)
     }
 
