@@ -244,11 +244,8 @@ impl LoginProvider {
             .map_err(|e| {
                 Error::new(ErrorKind::Unexpected, "cannot build an HTTP client").with_source(e)
             })?;
-        let mut auth = reqwest::header::HeaderValue::from_str(&format!(
-            "Bearer {}",
-            request_token.expose_secret()
-        ))
-        .map_err(|_| {
+        let bearer = Zeroizing::new(format!("Bearer {}", request_token.expose_secret()));
+        let mut auth = reqwest::header::HeaderValue::from_str(&bearer).map_err(|_| {
             Error::new(
                 ErrorKind::ConfigInvalid,
                 "ACTIONS_ID_TOKEN_REQUEST_TOKEN has characters a header cannot carry",
