@@ -1,63 +1,41 @@
 #![doc = include_str!("../README.md")]
 
+mod config;
+mod credentials;
+mod error;
+mod parameter_store;
+mod policy;
+mod sdk;
+mod secrets_manager;
+mod sts;
+
 use std::sync::Arc;
 
-use cleo_core::{Error, ErrorKind, Registry, Result, Secret, SecretRef, SecretSource, async_trait};
+use cleo_core::{Config, Registry, Result};
+
+pub use config::{AwsConfig, RoleConfig, WebIdentityKind};
+pub use credentials::{AwsCredentials, SdkCredentials};
+pub use parameter_store::ParameterStoreSource;
+pub use policy::{ARTIFACT_PREFIX, artifact_policy};
+pub use sdk::{AwsContext, DEFAULT_TIMEOUT};
+pub use secrets_manager::SecretsManagerSource;
+pub use sts::{AssumeRoleProvider, DEFAULT_SESSION, MfaCode, RoleIdentity, RoleOptions};
+
+/// Re-exported so users name the same identity-token type as cleo-vault.
+pub use cleo_core::id_token::{AWS_AUDIENCE, IdTokenSource};
 
 /// The Secrets Manager scheme.
-pub const SCHEME_SECRETS_MANAGER: &str = "aws-sm";
+pub const SCHEME_SECRETS_MANAGER: &str = secrets_manager::SCHEME;
 /// The Parameter Store scheme.
-pub const SCHEME_PARAMETER_STORE: &str = "aws-ssm";
+pub const SCHEME_PARAMETER_STORE: &str = parameter_store::SCHEME;
 
-/// Answers `aws-sm://` and `aws-ssm://` with a clear "not implemented yet" error.
-#[derive(Debug, Default)]
-pub struct PendingAwsSource;
-
-#[async_trait]
-impl SecretSource for PendingAwsSource {
-    fn backend(&self) -> &'static str {
-        "aws"
-    }
-
-    fn schemes(&self) -> &'static [&'static str] {
-        &[SCHEME_SECRETS_MANAGER, SCHEME_PARAMETER_STORE]
-    }
-
-    async fn fetch(&self, reference: &SecretRef) -> Result<Secret> {
-        Err(Error::new(
-            ErrorKind::Unsupported,
-            format!(
-                "{}:// references are not served yet in this version of cleo",
-                reference.scheme()
-            ),
-        )
-        .with_reference(reference.as_str())
-        .with_backend("aws")
-        .with_hint("use a vault://, env:// or file:// reference for now"))
-    }
-}
-
-/// Registers the AWS schemes.
-pub fn register(registry: &mut Registry) {
-    registry.register(Arc::new(PendingAwsSource));
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn aws_references_get_a_clear_unsupported_error() {
-        let mut r = Registry::new();
-        register(&mut r);
-        let reference = SecretRef::parse("aws-sm://db#password").unwrap();
-        let e = r
-            .source_for(&reference)
-            .unwrap()
-            .fetch(&reference)
-            .await
-            .unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::Unsupported);
-        assert!(e.to_string().contains("not served yet"), "{e}");
-    }
+/// Registers `aws-sm://` and `aws-ssm://` on one shared context built from `[aws]`,
+/// and returns that context (for roles: [`AwsContext::role`]). Nothing touches the
+/// network until the first AWS reference is read.
+pub fn register(registry: &mut Registry, config: &Config) -> Result<Arc<AwsContext>> {
+    let section: AwsConfig = config.section("aws")?;
+    let ctx = Arc::new(AwsContext::new(section, config.cache_settings()?)?);
+    registry.register(Arc::new(SecretsManagerSource::new(Arc::clone(&ctx))));
+    registry.register(Arc::new(ParameterStoreSource::new(Arc::clone(&ctx))));
+    Ok(ctx)
 }

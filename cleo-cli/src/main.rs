@@ -15,7 +15,7 @@ fn build_client(config_path: Option<&std::path::Path>) -> Result<Client, Error> 
     let config = Config::discover(config_path)?;
     let mut registry = Registry::with_builtin();
     cleo_vault::register(&mut registry, &config)?;
-    cleo_aws::register(&mut registry);
+    cleo_aws::register(&mut registry, &config)?;
     Client::new(config, registry)
 }
 

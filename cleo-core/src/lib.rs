@@ -6,6 +6,8 @@ mod clock;
 mod config;
 mod credential;
 mod error;
+#[cfg(feature = "id-token")]
+pub mod id_token;
 pub mod json;
 mod reference;
 mod registry;

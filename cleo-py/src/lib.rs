@@ -314,7 +314,7 @@ fn build_client(config: Option<PathBuf>) -> cleo_core::Result<cleo_core::Client>
     let config = Config::discover(config.as_deref())?;
     let mut registry = Registry::with_builtin();
     cleo_vault::register(&mut registry, &config)?;
-    cleo_aws::register(&mut registry);
+    cleo_aws::register(&mut registry, &config)?;
     cleo_core::Client::new(config, registry)
 }
 

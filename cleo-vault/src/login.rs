@@ -7,11 +7,10 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use base64::Engine;
+use cleo_core::id_token::read_reference;
 use cleo_core::{
-    CredentialProvider, Error, ErrorKind, Expiring, Registry, Result, Secret, SecretRef, Zeroizing,
-    async_trait,
+    CredentialProvider, Error, ErrorKind, Expiring, Result, SecretRef, Zeroizing, async_trait,
 };
-use reqwest::Url;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
@@ -19,36 +18,8 @@ use crate::auth::VaultToken;
 use crate::error::server_message;
 use crate::http::Http;
 
-/// Where a login's JWT comes from.
-#[derive(Clone)]
-pub enum JwtSource {
-    /// A cleo reference read at every login (`file:///var/run/secrets/token`,
-    /// `env://CI_JWT`), since projected tokens rotate.
-    Reference(SecretRef),
-    /// The GitHub Actions ID-token endpoint (`ACTIONS_ID_TOKEN_REQUEST_URL` with
-    /// `ACTIONS_ID_TOKEN_REQUEST_TOKEN`), asked for a token with this audience.
-    GithubActions {
-        /// The endpoint URL the runner gives the job.
-        request_url: String,
-        /// The bearer token the runner gives the job.
-        request_token: SecretString,
-        /// The `aud` claim to ask for.
-        audience: String,
-    },
-}
-
-impl fmt::Debug for JwtSource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            JwtSource::Reference(r) => f.debug_tuple("Reference").field(r).finish(),
-            JwtSource::GithubActions { audience, .. } => f
-                .debug_struct("GithubActions")
-                .field("audience", audience)
-                .field("request_token", &"** redacted **")
-                .finish(),
-        }
-    }
-}
+/// Where a login's JWT comes from (shared with the AWS web-identity login).
+pub use cleo_core::id_token::IdTokenSource as JwtSource;
 
 /// How to log in.
 #[derive(Clone, Debug)]
@@ -97,7 +68,6 @@ impl LoginMethod {
 pub struct LoginProvider {
     http: Arc<Http>,
     method: LoginMethod,
-    builtin: Registry,
     last: std::sync::Mutex<Option<Issued>>,
 }
 
@@ -186,134 +156,12 @@ impl LoginProvider {
         LoginProvider {
             http,
             method,
-            builtin: Registry::with_builtin(),
             last: std::sync::Mutex::new(None),
         }
     }
 
-    async fn read_reference(&self, r: &SecretRef, what: &str) -> Result<Secret> {
-        let source = self.builtin.source_for(r).map_err(|e| {
-            Error::new(
-                ErrorKind::ConfigInvalid,
-                format!(
-                    "the {what} must come from an env:// or file:// reference, not {}://",
-                    r.scheme()
-                ),
-            )
-            .with_hint(e.hint().unwrap_or_default().to_owned())
-        })?;
-        source.fetch(r).await.map_err(|e| {
-            // A missing secret id or JWT is a broken auth set-up, not a missing secret:
-            // callers that treat NotFound as "use a default" must not swallow it.
-            let kind = if e.is_temporary() {
-                e.kind()
-            } else {
-                ErrorKind::ConfigInvalid
-            };
-            Error::new(
-                kind,
-                format!(
-                    "cannot read the {what} from {}: {}",
-                    r.as_str(),
-                    e.message()
-                ),
-            )
-            .with_hint(e.hint().unwrap_or_default().to_owned())
-        })
-    }
-
-    async fn github_token(
-        &self,
-        request_url: &str,
-        request_token: &SecretString,
-        audience: &str,
-    ) -> Result<Zeroizing<String>> {
-        use secrecy::ExposeSecret;
-        let mut url = Url::parse(request_url).map_err(|e| {
-            Error::new(
-                ErrorKind::ConfigInvalid,
-                format!("ACTIONS_ID_TOKEN_REQUEST_URL is not a URL ({e})"),
-            )
-        })?;
-        url.query_pairs_mut().append_pair("audience", audience);
-        // A client of its own: nothing of Vault's (headers, token) goes to GitHub.
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| {
-                Error::new(ErrorKind::Unexpected, "cannot build an HTTP client").with_source(e)
-            })?;
-        let bearer = Zeroizing::new(format!("Bearer {}", request_token.expose_secret()));
-        let mut auth = reqwest::header::HeaderValue::from_str(&bearer).map_err(|_| {
-            Error::new(
-                ErrorKind::ConfigInvalid,
-                "ACTIONS_ID_TOKEN_REQUEST_TOKEN has characters a header cannot carry",
-            )
-        })?;
-        auth.set_sensitive(true);
-        let response = client
-            .get(url)
-            .header(reqwest::header::AUTHORIZATION, auth)
-            .send()
-            .await
-            .map_err(|e| {
-                Error::new(
-                    ErrorKind::Unavailable,
-                    "cannot reach the GitHub Actions ID-token endpoint",
-                )
-                .with_source(e)
-            })?;
-        let status = response.status();
-        let bytes = Zeroizing::new(
-            response
-                .bytes()
-                .await
-                .map(|b| b.to_vec())
-                .unwrap_or_default(),
-        );
-        if !status.is_success() {
-            return Err(Error::new(
-                if status.is_server_error() {
-                    ErrorKind::Unavailable
-                } else {
-                    ErrorKind::Unauthenticated
-                },
-                format!(
-                    "the GitHub Actions ID-token endpoint answered HTTP {}",
-                    status.as_u16()
-                ),
-            )
-            .with_hint("the workflow needs `permissions: id-token: write`"));
-        }
-        #[derive(Deserialize)]
-        struct Answer {
-            value: Zeroizing<String>,
-        }
-        let answer: Answer = serde_json::from_slice(&bytes).map_err(|_| {
-            Error::new(
-                ErrorKind::Unexpected,
-                "the GitHub Actions ID-token endpoint did not answer {\"value\": ...}",
-            )
-        })?;
-        Ok(answer.value)
-    }
-
     async fn jwt(&self, source: &JwtSource) -> Result<Zeroizing<String>> {
-        match source {
-            JwtSource::Reference(r) => {
-                let s = self.read_reference(r, "JWT").await?;
-                Ok(Zeroizing::new(s.expose_str()?.trim().to_owned()))
-            }
-            JwtSource::GithubActions {
-                request_url,
-                request_token,
-                audience,
-            } => {
-                self.github_token(request_url, request_token, audience)
-                    .await
-            }
-        }
+        source.token().await
     }
 
     async fn login(&self) -> Result<VaultToken> {
@@ -324,7 +172,7 @@ impl LoginProvider {
                 role_id,
                 secret_id,
             } => {
-                let secret = self.read_reference(secret_id, "AppRole secret id").await?;
+                let secret = read_reference(secret_id, "AppRole secret id").await?;
                 let sid = secret.expose_str()?.trim();
                 let b = body(
                     &AppRoleBody {
