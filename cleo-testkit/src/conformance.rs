@@ -28,6 +28,16 @@ pub trait Fixture: Send + Sync {
     /// Whether any bytes round-trip (false for text-only stores such as Vault KV).
     fn binary(&self) -> bool;
 
+    /// Whether an empty value can be stored (Parameter Store refuses one).
+    fn allows_empty(&self) -> bool {
+        true
+    }
+
+    /// The longest value the store takes, if it has a limit below 64 KiB.
+    fn max_value_len(&self) -> Option<usize> {
+        None
+    }
+
     /// A reference to nothing.
     fn missing(&self) -> String;
 
@@ -122,6 +132,14 @@ pub async fn run_all(fixture: &dyn Fixture) {
         format!("canary-é😀\n\t\"\\ {}", unique("u")).into_bytes(),
         format!("canary-long-{}", "x".repeat(64 * 1024)).into_bytes(),
     ];
+    if !fixture.allows_empty() {
+        values.retain(|v| !v.is_empty());
+    }
+    if let Some(max) = fixture.max_value_len() {
+        for v in &mut values {
+            v.truncate(max);
+        }
+    }
     if fixture.binary() {
         let mut b = vec![0xffu8, 0xfe, 0x80, 0x01];
         b.extend_from_slice(unique("canary-bin").as_bytes());

@@ -5,6 +5,7 @@
 pub mod cluster;
 pub mod conformance;
 pub mod dev;
+pub mod moto;
 
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
