@@ -62,7 +62,11 @@ impl AwsContext {
 
     /// A context on an SDK configuration the caller built (a service that already has
     /// one, or a test); `[aws]`'s region, profile, endpoint and timeout are then unused.
-    pub fn with_sdk_config(config: AwsConfig, cache: CacheSettings, sdk: SdkConfig) -> Result<Self> {
+    pub fn with_sdk_config(
+        config: AwsConfig,
+        cache: CacheSettings,
+        sdk: SdkConfig,
+    ) -> Result<Self> {
         let ctx = AwsContext::new(config, cache)?;
         let _ = ctx.base.set(sdk);
         Ok(ctx)

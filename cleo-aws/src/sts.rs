@@ -15,7 +15,7 @@ use aws_sdk_sts::types::Tag;
 use cleo_core::id_token::{AWS_AUDIENCE, IdTokenSource};
 use cleo_core::{
     Cache, CacheSettings, CachedCredentialProvider, CredentialProvider, Error, ErrorKind, Result,
-    SecretRef, Zeroizing, async_trait,
+    Zeroizing, async_trait,
 };
 
 use crate::config::{RoleConfig, WebIdentityKind, parse_duration};
@@ -219,8 +219,7 @@ impl RoleOptions {
                         )
                         .with_backend(BACKEND)
                     })?;
-                let r = SecretRef::parse(&format!("file://{}", path.display()))?;
-                o = o.web_identity(IdTokenSource::Reference(r));
+                o = o.web_identity(IdTokenSource::ProjectedFile(path));
             }
         }
         Ok(o)

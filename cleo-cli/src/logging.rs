@@ -3,6 +3,8 @@
 use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::filter_fn;
+use tracing_subscriber::layer::SubscriberExt;
 
 pub fn init(verbose: u8, quiet: bool) {
     let default = match (quiet, verbose) {
@@ -22,10 +24,14 @@ pub fn init(verbose: u8, quiet: bool) {
         .unwrap_or_else(|| {
             EnvFilter::new(format!("{default},rustls_platform_verifier=off,rustls=off"))
         });
-    let _ = tracing_subscriber::fmt()
+    // Whatever the filter says, TRACE from the AWS SDK (session tokens in signed
+    // requests) is never recorded: see cleo_core::logging.
+    let subscriber = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(true)
-        .try_init();
+        .finish()
+        .with(filter_fn(cleo_core::logging::is_safe));
+    let _ = tracing_subscriber::util::SubscriberInitExt::try_init(subscriber);
 }

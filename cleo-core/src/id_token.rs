@@ -24,6 +24,10 @@ pub enum IdTokenSource {
     /// A cleo reference read at every login (`file:///var/run/secrets/token`,
     /// `env://CI_JWT`), since projected tokens rotate.
     Reference(SecretRef),
+    /// A platform-projected token file (Kubernetes, EKS), read at every login
+    /// without `file://`'s mode check: the kubelet mounts projected tokens 0644 by
+    /// default, inside the pod's own file system, and they are short-lived.
+    ProjectedFile(std::path::PathBuf),
     /// The GitHub Actions ID-token endpoint (`ACTIONS_ID_TOKEN_REQUEST_URL` with
     /// `ACTIONS_ID_TOKEN_REQUEST_TOKEN`), asked for a token with this audience.
     GithubActions {
@@ -40,6 +44,7 @@ impl fmt::Debug for IdTokenSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             IdTokenSource::Reference(r) => f.debug_tuple("Reference").field(r).finish(),
+            IdTokenSource::ProjectedFile(p) => f.debug_tuple("ProjectedFile").field(p).finish(),
             IdTokenSource::GithubActions { audience, .. } => f
                 .debug_struct("GithubActions")
                 .field("audience", audience)
@@ -68,6 +73,19 @@ impl IdTokenSource {
             IdTokenSource::Reference(r) => {
                 let s = read_reference(r, "identity token").await?;
                 Ok(Zeroizing::new(s.expose_str()?.trim().to_owned()))
+            }
+            IdTokenSource::ProjectedFile(path) => {
+                let text = Zeroizing::new(tokio::fs::read_to_string(path).await.map_err(|e| {
+                    Error::new(
+                        ErrorKind::ConfigInvalid,
+                        format!("cannot read the identity token {}", path.display()),
+                    )
+                    .with_source(e)
+                    .with_hint(
+                        "outside a pod, set the token file in cleo.toml or use another method",
+                    )
+                })?);
+                Ok(Zeroizing::new(text.trim().to_owned()))
             }
             IdTokenSource::GithubActions {
                 request_url,

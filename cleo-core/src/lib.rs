@@ -9,6 +9,7 @@ mod error;
 #[cfg(feature = "id-token")]
 pub mod id_token;
 pub mod json;
+pub mod logging;
 mod reference;
 mod registry;
 mod secret;

@@ -565,11 +565,17 @@ fn _cleo(m: &Bound<'_, PyModule>) -> PyResult<()> {
         && let Ok(filter) = tracing_subscriber::EnvFilter::try_new(filter)
     {
         use std::io::IsTerminal;
-        let _ = tracing_subscriber::fmt()
+        use tracing_subscriber::layer::SubscriberExt;
+        // TRACE from the AWS SDK carries session tokens: never recorded (cleo_core::logging).
+        let subscriber = tracing_subscriber::fmt()
             .with_env_filter(filter)
             .with_writer(std::io::stderr)
             .with_ansi(std::io::stderr().is_terminal())
-            .try_init();
+            .finish()
+            .with(tracing_subscriber::filter::filter_fn(
+                cleo_core::logging::is_safe,
+            ));
+        let _ = tracing_subscriber::util::SubscriberInitExt::try_init(subscriber);
     }
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<PySecret>()?;

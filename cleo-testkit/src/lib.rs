@@ -5,11 +5,14 @@
 pub mod cluster;
 pub mod conformance;
 pub mod dev;
+pub mod fake_http;
 pub mod moto;
 
 use std::io::Write;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
+use tracing_subscriber::layer::SubscriberExt;
 
 /// Every log line written in this test process, at TRACE level, from `tracing` and
 /// from the `log` crate (reqwest, hyper).
@@ -47,11 +50,18 @@ pub fn capture_logs() -> Captured {
         .get_or_init(|| {
             let captured = Captured::default();
             let writer = captured.clone();
-            tracing_subscriber::fmt()
+            // The same always-on filter as cleo's own subscribers (CLI, Python):
+            // everything at TRACE except the AWS SDK's TRACE, which logs signed
+            // requests with their session tokens (cleo_core::logging).
+            let subscriber = tracing_subscriber::fmt()
                 .with_max_level(tracing::Level::TRACE)
                 .with_ansi(false)
                 .with_writer(move || CapturedWriter(writer.clone()))
-                .try_init()
+                .finish()
+                .with(tracing_subscriber::filter::filter_fn(
+                    cleo_core::logging::is_safe,
+                ));
+            tracing_subscriber::util::SubscriberInitExt::try_init(subscriber)
                 .expect("a global tracing subscriber was already installed");
             captured
         })

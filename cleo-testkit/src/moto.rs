@@ -122,7 +122,10 @@ pub async fn query(endpoint: &str, service: &str, params: &[(&str, &str)]) -> St
 /// The text of the first `<tag>...</tag>` in an XML answer.
 pub fn xml_field(xml: &str, tag: &str) -> String {
     let open = format!("<{tag}>");
-    let start = xml.find(&open).unwrap_or_else(|| panic!("no <{tag}> in {xml}")) + open.len();
+    let start = xml
+        .find(&open)
+        .unwrap_or_else(|| panic!("no <{tag}> in {xml}"))
+        + open.len();
     let end = xml[start..].find(&format!("</{tag}>")).unwrap() + start;
     xml[start..end].to_owned()
 }
