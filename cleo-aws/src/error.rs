@@ -3,6 +3,7 @@
 
 use std::error::Error as StdError;
 
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use cleo_core::{Error, ErrorKind};
@@ -16,16 +17,29 @@ pub(crate) fn is_expired_token(e: &Error) -> bool {
 }
 
 /// Maps an SDK error of the call `op` (e.g. `GetSecretValue`).
-pub(crate) fn map_sdk_error<E, R>(op: &str, err: SdkError<E, R>) -> Error
+pub(crate) fn map_sdk_error<E>(op: &str, err: SdkError<E, HttpResponse>) -> Error
 where
     E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
 {
     match &err {
         SdkError::ServiceError(service) => {
-            let code = service.err().code().unwrap_or("Unknown").to_owned();
-            let message = service.err().message().unwrap_or("").to_owned();
-            by_code(op, &code, &message)
+            let status = service.raw().status().as_u16();
+            match service.err().code() {
+                Some(code) => by_code(op, code, service.err().message().unwrap_or("")),
+                // No error code: the body was not AWS's (a proxy page, a truncated
+                // answer). A 5xx is the server's trouble; anything else is not AWS.
+                None if status >= 500 => Error::new(
+                    ErrorKind::Unavailable,
+                    format!("{op}: AWS answered HTTP {status}"),
+                )
+                .with_hint("the service had an error; cleo retries"),
+                None => Error::new(
+                    ErrorKind::Unexpected,
+                    format!("{op}: the answer (HTTP {status}) is not an AWS response cleo can read"),
+                )
+                .with_temporary(true)
+                .with_hint("a proxy or endpoint that is not AWS may be in the way; check AWS_ENDPOINT_URL"),
+            }
         }
         SdkError::TimeoutError(_) => Error::new(
             ErrorKind::Unavailable,
