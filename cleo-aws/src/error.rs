@@ -28,6 +28,17 @@ where
                 Some(code) => by_code(op, code, service.err().message().unwrap_or("")),
                 // No error code: the body was not AWS's (a proxy page, a truncated
                 // answer). A 5xx is the server's trouble; anything else is not AWS.
+                None if status == 401 || status == 403 => Error::new(
+                    if status == 401 {
+                        ErrorKind::Unauthenticated
+                    } else {
+                        ErrorKind::PermissionDenied
+                    },
+                    format!("{op}: AWS refused the call (HTTP {status})"),
+                )
+                .with_hint(
+                    "the identity's policy does not allow this; `cleo doctor` shows which identity is used",
+                ),
                 None if status >= 500 => Error::new(
                     ErrorKind::Unavailable,
                     format!("{op}: AWS answered HTTP {status}"),

@@ -75,8 +75,16 @@ async fn an_expired_session_is_refreshed_and_the_call_retried_once() {
     let src = source_on(&proxy, config);
     let s = src.fetch(&r(&format!("aws-sm://{name}"))).await.unwrap();
     assert_eq!(s.expose_secret(), b"canary-after-refresh");
-    assert_eq!(refused.load(Ordering::SeqCst), 2, "refused once, retried once");
-    assert_eq!(assumed.load(Ordering::SeqCst), 2, "a new session for the retry");
+    assert_eq!(
+        refused.load(Ordering::SeqCst),
+        2,
+        "refused once, retried once"
+    );
+    assert_eq!(
+        assumed.load(Ordering::SeqCst),
+        2,
+        "a new session for the retry"
+    );
 }
 
 #[tokio::test]
@@ -111,7 +119,11 @@ async fn server_answers_map_to_kinds_with_hints() {
     let src = source_on(&fake, AwsConfig::default());
     let err = |name: &'static str| {
         let src = &src;
-        async move { src.fetch(&r(&format!("aws-sm://{name}"))).await.unwrap_err() }
+        async move {
+            src.fetch(&r(&format!("aws-sm://{name}")))
+                .await
+                .unwrap_err()
+        }
     };
 
     let e = err("throttle").await;
@@ -119,7 +131,10 @@ async fn server_answers_map_to_kinds_with_hints() {
     assert!(e.is_temporary());
     let e = err("kms").await;
     assert_eq!(e.kind(), ErrorKind::Unavailable, "{e}");
-    assert!(!e.is_temporary(), "a disabled key does not heal by retrying: {e}");
+    assert!(
+        !e.is_temporary(),
+        "a disabled key does not heal by retrying: {e}"
+    );
     assert!(e.hint().unwrap().contains("KMS"), "{e}");
     let e = err("denied").await;
     assert_eq!(e.kind(), ErrorKind::PermissionDenied, "{e}");
