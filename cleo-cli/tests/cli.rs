@@ -224,6 +224,7 @@ async fn bad_input_gets_one_clear_line_a_code_and_no_value() {
     let f = Fixture::new().await;
     let missing_path = format!("vault://secret/{}#api_token", unique("absent"));
     let missing_field = format!("vault://secret/{}#nope", f.path);
+    let missing_aws = format!("aws-sm://{}#password", unique("absent"));
     let cases: Vec<(Vec<&str>, i32, &str)> = vec![
         (
             vec!["get", "bogus://a/b"],
@@ -235,7 +236,8 @@ async fn bad_input_gets_one_clear_line_a_code_and_no_value() {
         (vec!["get", &missing_path], 3, "no secret at"),
         (vec!["get", &missing_field], 3, "no field `nope`"),
         (vec!["get", "env://CLEO_SURELY_UNSET_VAR"], 3, "is not set"),
-        (vec!["get", "aws-sm://db#password"], 1, "not served yet"),
+        // scripts/test points AWS_ENDPOINT_URL at moto.
+        (vec!["get", &missing_aws], 3, "ResourceNotFoundException"),
     ];
     for (args, code, needle) in cases {
         let r = f.run(&args);
