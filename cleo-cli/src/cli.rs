@@ -41,6 +41,30 @@ pub struct Cli {
 pub enum Command {
     /// Fetch a secret and show its metadata, value masked unless --reveal.
     Get(GetArgs),
+    /// AWS helpers.
+    #[command(subcommand)]
+    Aws(AwsCommand),
+}
+
+/// `cleo aws ...`.
+#[derive(Debug, Subcommand)]
+pub enum AwsCommand {
+    /// Assume a role and print the AWS `credential_process` JSON on stdout, for
+    /// `credential_process = cleo aws credential-process --role NAME` in ~/.aws/config.
+    /// This prints a credential by design: only an AWS SDK or CLI should read it.
+    CredentialProcess(CredentialProcessArgs),
+}
+
+/// `cleo aws credential-process`.
+#[derive(Debug, Args)]
+pub struct CredentialProcessArgs {
+    /// A role ARN, or a role name under [aws.roles] in cleo.toml (default: [aws] role).
+    #[arg(long, value_name = "ARN-OR-NAME")]
+    pub role: Option<String>,
+
+    /// Session length for a role ARN (e.g. 15m, 1h).
+    #[arg(long, value_name = "DURATION")]
+    pub duration: Option<humantime::Duration>,
 }
 
 /// `cleo get`.

@@ -1,6 +1,7 @@
 //! `cleo`: read and debug secrets from the shell and CI without printing them.
 #![allow(clippy::print_stdout)]
 
+mod aws;
 mod cli;
 mod get;
 mod logging;
@@ -11,12 +12,14 @@ use std::process::ExitCode;
 use clap::Parser;
 use cleo_core::{Client, Config, Error, ErrorKind, Registry};
 
-fn build_client(config_path: Option<&std::path::Path>) -> Result<Client, Error> {
+fn build_client(
+    config_path: Option<&std::path::Path>,
+) -> Result<(Client, std::sync::Arc<cleo_aws::AwsContext>), Error> {
     let config = Config::discover(config_path)?;
     let mut registry = Registry::with_builtin();
     cleo_vault::register(&mut registry, &config)?;
-    cleo_aws::register(&mut registry, &config)?;
-    Client::new(config, registry)
+    let aws = cleo_aws::register(&mut registry, &config)?;
+    Ok((Client::new(config, registry)?, aws))
 }
 
 /// The exit code for an error kind; documented in `cleo --help`.
@@ -44,9 +47,12 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        let client = build_client(args.config.as_deref())?;
+        let (client, aws) = build_client(args.config.as_deref())?;
         match &args.command {
             cli::Command::Get(get) => get::run(&client, get).await,
+            cli::Command::Aws(cli::AwsCommand::CredentialProcess(a)) => {
+                aws::credential_process(&aws, a).await
+            }
         }
     });
     match result {

@@ -2,6 +2,7 @@
 (AWS_ENDPOINT_URL and test keys come from scripts/test)."""
 
 import json
+import os
 
 import boto3
 import pytest
@@ -59,3 +60,25 @@ def test_missing_aws_secret_is_not_found():
         cleo.get("aws-sm://" + unique("absent"))
     with pytest.raises(cleo.NotFoundError, match="ParameterNotFound"):
         cleo.get("aws-ssm:///" + unique("absent"))
+
+
+def test_boto3_uses_cleo_as_credential_process(tmp_path, monkeypatch):
+    """An AWS profile with `credential_process = cleo aws credential-process`: boto3
+    gets an assumed-role session with no code and no stored key."""
+    cli = _require("CLEO_TEST_CLI")
+    cfg = tmp_path / "cleo.toml"
+    cfg.write_text(
+        '[aws.roles.ci]\nrole_arn = "arn:aws:iam::123456789012:role/ci-upload"\n'
+        'session_name = "boto3-via-cleo"\n'
+    )
+    aws_config = tmp_path / "aws-config"
+    aws_config.write_text(
+        f"[profile ci]\nregion = us-east-1\n"
+        f"credential_process = {cli} --config {cfg} aws credential-process --role ci\n"
+    )
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(aws_config))
+    session = boto3.Session(profile_name="ci")
+    creds = session.get_credentials()
+    assert creds.method == "custom-process"
+    arn = session.client("sts", endpoint_url=os.environ["AWS_ENDPOINT_URL"]).get_caller_identity()["Arn"]
+    assert arn.endswith(":assumed-role/ci-upload/boto3-via-cleo"), arn
