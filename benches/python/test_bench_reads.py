@@ -5,8 +5,11 @@ instead, in one run against the same servers:
 - a plain ``dict`` lookup: the floor;
 - hvac: ``read_secret_version`` of the same OpenBao secret (hvac has no cache, so
   every read is an HTTP request; this is what a job without cleo pays);
-- aws-secretsmanager-caching: ``get_secret_string`` of a moto secret from its cache;
-- the ``bao`` CLI and ``cleo get``: one process per read, as a shell script pays.
+- aws-secretsmanager-caching: ``get_secret_string`` of a moto secret from its cache,
+  next to cleo's cached ``aws-sm://`` read of the same secret, and boto3's uncached
+  ``get_secret_value``;
+- the ``bao`` and ``aws`` CLIs and ``cleo get``: one process per read, as a shell
+  script pays.
 
 Run with ./scripts/bench (it starts OpenBao and moto and exports their addresses).
 """
@@ -58,19 +61,42 @@ def test_hvac_read(benchmark, vault_path):
     assert benchmark(read)["data"]["data"]["api_token"] == VALUE
 
 
-def test_aws_secretsmanager_caching_cached_read(benchmark):
-    sm = boto3.client(
-        "secretsmanager",
-        endpoint_url=os.environ["CLEO_TEST_AWS_ENDPOINT"],
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
+@pytest.fixture(scope="module")
+def moto_secret():
+    """One Secrets Manager secret on moto, read by every AWS contender."""
+    os.environ.update(
+        AWS_ENDPOINT_URL=os.environ["CLEO_TEST_AWS_ENDPOINT"],
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_REGION="us-east-1",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_EC2_METADATA_DISABLED="true",
     )
+    sm = boto3.client("secretsmanager")
     name = "bench-" + uuid.uuid4().hex[:8]
     sm.create_secret(Name=name, SecretString=VALUE)
+    return sm, name
+
+
+def test_aws_secretsmanager_caching_cached_read(benchmark, moto_secret):
+    sm, name = moto_secret
     cache = SecretCache(config=SecretCacheConfig(), client=sm)
     cache.get_secret_string(name)
     assert benchmark(cache.get_secret_string, name) == VALUE
+
+
+def test_cleo_cached_get_aws_sm(benchmark, moto_secret):
+    _, name = moto_secret
+    client = cleo.Client()
+    ref = f"aws-sm://{name}"
+    client.get(ref)
+    s = benchmark(client.get, ref)
+    assert s.expose() == VALUE
+
+
+def test_boto3_get_secret_value(benchmark, moto_secret):
+    sm, name = moto_secret
+    assert benchmark(sm.get_secret_value, SecretId=name)["SecretString"] == VALUE
 
 
 def _cli(args, env):
@@ -92,4 +118,24 @@ def test_cleo_cli_get_reveal(benchmark, vault_path):
     out = benchmark.pedantic(
         _cli, args=([cleo_bin, "get", "--reveal", f"vault://secret/{vault_path}#api_token"], env), rounds=20
     )
+    assert out == VALUE.encode()
+
+
+def test_aws_cli_get_secret_value(benchmark, moto_secret):
+    _, name = moto_secret
+    env = dict(os.environ)
+    out = benchmark.pedantic(
+        _cli,
+        args=(["aws", "secretsmanager", "get-secret-value", "--secret-id", name,
+               "--query", "SecretString", "--output", "text"], env),
+        rounds=20,
+    )
+    assert out.strip() == VALUE.encode()
+
+
+def test_cleo_cli_get_reveal_aws_sm(benchmark, moto_secret):
+    _, name = moto_secret
+    env = dict(os.environ)
+    cleo_bin = os.path.join(os.environ["CLEO_BIN_DIR"], "cleo")
+    out = benchmark.pedantic(_cli, args=([cleo_bin, "get", "--reveal", f"aws-sm://{name}"], env), rounds=20)
     assert out == VALUE.encode()
