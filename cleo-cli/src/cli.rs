@@ -32,6 +32,12 @@ pub struct Cli {
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
 
+    /// Leave a Vault token that cleo logged in for (AppRole, JWT, Kubernetes) alive
+    /// when the command ends. By default it is revoked, and with it the leases it
+    /// created (dynamic credentials), so a CI job leaves no live token behind.
+    #[arg(long, global = true)]
+    pub keep_token: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -41,9 +47,75 @@ pub struct Cli {
 pub enum Command {
     /// Fetch a secret and show its metadata, value masked unless --reveal.
     Get(GetArgs),
+    /// Show where a secret comes from: backend, auth method and identity, version,
+    /// lease or expiry, renewability, cache state. Never the value.
+    Inspect(InspectArgs),
+    /// Run a command with secrets in its environment; its output is passed through
+    /// with every secret value replaced by `***`.
+    Exec(ExecArgs),
+    /// Check the configuration, each backend's reachability, TLS and authentication,
+    /// token lifetimes, file permissions, clock skew, MLflow auth and the ADR's
+    /// controls. Exits 1 when a check fails.
+    Doctor(DoctorArgs),
     /// AWS helpers.
     #[command(subcommand)]
     Aws(AwsCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(CompletionsArgs),
+}
+
+/// `cleo inspect`.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// A reference or a logical name from cleo.toml.
+    pub reference: String,
+
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `cleo exec`.
+#[derive(Debug, Args)]
+#[command(after_help = EXEC_HELP)]
+pub struct ExecArgs {
+    /// Set NAME to the value of a reference or logical name (repeatable).
+    #[arg(long = "env", short = 'e', value_name = "NAME=REF")]
+    pub env: Vec<String>,
+
+    /// Also set every variable of the [env] table of cleo.toml.
+    #[arg(long)]
+    pub config_env: bool,
+
+    /// Pass the command's output through unchanged (no masking).
+    #[arg(long)]
+    pub no_mask: bool,
+
+    /// The command and its arguments, after `--`.
+    #[arg(required = true, last = true, value_name = "COMMAND")]
+    pub command: Vec<std::ffi::OsString>,
+}
+
+const EXEC_HELP: &str = "\
+Masking replaces each secret value, and each line of a multi-line value, with ***
+in the command's stdout and stderr, also when a value is split across writes.
+Not masked: values (or lines) shorter than 4 bytes, and encoded forms of a value
+(base64, URL or JSON escaping, hex). The command's exit code is cleo's; a command
+killed by a signal makes cleo exit with 128 + the signal number.";
+
+/// `cleo doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Print the checks as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `cleo completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    pub shell: clap_complete::Shell,
 }
 
 /// `cleo aws ...`.

@@ -3,7 +3,9 @@
 use std::io::{IsTerminal, Write};
 
 use base64::Engine;
-use cleo_core::{Client, Error, ErrorKind, Result, Zeroizing};
+use cleo_core::{Error, ErrorKind, Result, Zeroizing};
+
+use crate::app::App;
 
 use crate::cli::GetArgs;
 use crate::output::{metadata_json, metadata_text};
@@ -15,9 +17,9 @@ fn write_out(bytes: &[u8]) -> Result<()> {
         .map_err(|e| Error::new(ErrorKind::Unexpected, "cannot write to stdout").with_source(e))
 }
 
-pub async fn run(client: &Client, args: &GetArgs) -> Result<()> {
-    let secret = client.get(&args.reference).await?;
-    let cache = client.cache_state(&args.reference);
+pub async fn run(app: &App, args: &GetArgs) -> Result<()> {
+    let secret = app.resolve(&args.reference).await?;
+    let cache = app.client.cache_state(&args.reference);
     let cache = cache.as_ref();
     match (args.reveal, args.json) {
         (false, false) => write_out(metadata_text(&secret, cache).as_bytes()),

@@ -22,16 +22,18 @@ pub use source::{BACKEND, VaultSource};
 pub const SCHEME: &str = "vault";
 
 /// Builds a [`VaultSource`] from the `[vault]` section of `config` and the
-/// environment, and registers it for `vault://`.
+/// environment, registers it for `vault://`, and returns it (to inspect or revoke
+/// its token).
 ///
 /// A missing address is not an error here: `env://` and `file://` keep working, and
 /// the first `vault://` read says what to set.
-pub fn register(registry: &mut Registry, config: &Config) -> Result<()> {
+pub fn register(registry: &mut Registry, config: &Config) -> Result<Arc<VaultSource>> {
     let section: VaultConfig = config.section("vault")?;
     let settings = VaultSettings::resolve(&section)?;
-    registry.register(Arc::new(VaultSource::with_token_cache(
+    let source = Arc::new(VaultSource::with_token_cache(
         settings,
         config.cache_settings()?,
-    )?));
-    Ok(())
+    )?);
+    registry.register(Arc::clone(&source) as Arc<dyn cleo_core::SecretSource>);
+    Ok(source)
 }

@@ -54,7 +54,8 @@ pub enum LoginMethod {
 }
 
 impl LoginMethod {
-    fn name(&self) -> &'static str {
+    /// The method's name as `[vault.auth] method` spells it.
+    pub fn name(&self) -> &'static str {
         match self {
             LoginMethod::AppRole { .. } => "approle",
             LoginMethod::Jwt { .. } => "jwt",
@@ -330,6 +331,38 @@ impl LoginProvider {
         )
         .with_renewable(auth.renewable);
         Ok((token, capped))
+    }
+
+    /// Revokes the last token this provider logged in for (`revoke-self`), and with
+    /// it the leases that token created. Returns whether there was one to revoke. The
+    /// next `credential()` logs in anew.
+    pub async fn revoke(&self) -> Result<bool> {
+        let last = self.last.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let Some(issued) = last else {
+            return Ok(false);
+        };
+        let answer = self
+            .http
+            .post(
+                "auth/token/revoke-self",
+                Some(&issued.token),
+                Zeroizing::new(b"{}".to_vec()),
+            )
+            .await?;
+        // 403: already revoked or expired, which is what was asked for.
+        if !answer.status.is_success() && answer.status != reqwest::StatusCode::FORBIDDEN {
+            return Err(crate::error::from_status(
+                answer.status,
+                &answer.errors(),
+                "auth/token/revoke-self",
+            ));
+        }
+        tracing::info!(
+            method = self.method.name(),
+            accessor = issued.token.accessor().unwrap_or("-"),
+            "vault login token revoked"
+        );
+        Ok(true)
     }
 
     fn remember(&self, issued: Option<Issued>) {

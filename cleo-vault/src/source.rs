@@ -51,6 +51,8 @@ pub struct VaultSource {
     rejected: std::sync::Mutex<Option<(std::time::Instant, Error)>>,
     /// Leases handed out through this source, revoked by `close`.
     leases: std::sync::Mutex<std::collections::BTreeSet<String>>,
+    /// The login behind `auth`, when cleo logs in by itself (its token can be revoked).
+    login: Option<Arc<LoginProvider>>,
 }
 
 /// How long a rejection is answered without asking Vault again.
@@ -124,7 +126,11 @@ impl VaultSource {
             (Some(method), Some(http)) => {
                 let login = Arc::new(LoginProvider::new(Arc::clone(http), method.clone()));
                 let cache = Cache::new(token_cache)?;
-                let auth = Arc::new(CachedCredentialProvider::new(login, cache, BACKEND));
+                let auth = Arc::new(CachedCredentialProvider::new(
+                    Arc::clone(&login),
+                    cache,
+                    BACKEND,
+                ));
                 Ok(VaultSource {
                     http: Some(Arc::clone(http)),
                     settings,
@@ -133,6 +139,7 @@ impl VaultSource {
                     mounts: RwLock::new(Vec::new()),
                     rejected: std::sync::Mutex::new(None),
                     leases: Default::default(),
+                    login: Some(login),
                 })
             }
             _ => {
@@ -163,7 +170,27 @@ impl VaultSource {
             mounts: RwLock::new(Vec::new()),
             rejected: std::sync::Mutex::new(None),
             leases: Default::default(),
+            login: None,
         })
+    }
+
+    /// The login method's name (`approle`, `jwt`, `kubernetes`) when cleo logs in by
+    /// itself; `None` when it uses a token it was given.
+    pub fn login_method(&self) -> Option<&'static str> {
+        self.settings.login.as_ref().map(|m| m.name())
+    }
+
+    /// Revokes the token cleo logged in for, if it holds one, and with it every lease
+    /// that token created. A token cleo was given (`VAULT_TOKEN`, a token file) is
+    /// never revoked. Returns whether a token was revoked; later reads log in anew.
+    pub async fn revoke_login_token(&self) -> Result<bool> {
+        let Some(login) = &self.login else {
+            return Ok(false);
+        };
+        let revoked = login.revoke().await.map_err(|e| e.with_backend(BACKEND));
+        // Drop the cached copy too, so no later read sends the revoked token.
+        self.auth.invalidate();
+        revoked
     }
 
     /// The token reads use now (logging in or renewing if needed). For inspection:
