@@ -39,10 +39,10 @@ random_token() {
   "$CLEO_VENV/bin/python" -c 'import secrets; print("dev-" + secrets.token_hex(16))'
 }
 
-# Polls URL until it answers 200 (20 s at most); on failure shows LOG and exits.
+# Polls URL until it answers 200 (TRIES x 0.2 s, default 20 s); on failure shows LOG and exits.
 wait_ready() {
-  local url="$1" what="$2" logfile="$3" i
-  for i in $(seq 1 100); do
+  local url="$1" what="$2" logfile="$3" tries="${4:-100}" i
+  for i in $(seq 1 "$tries"); do
     if "$CLEO_VENV/bin/python" - "$url" <<'PY' 2>/dev/null; then
 import sys, urllib.request
 with urllib.request.urlopen(sys.argv[1], timeout=1) as r:
@@ -59,7 +59,9 @@ PY
 stop_peers() {
   local pid
   for pid in "${CLEO_PIDS[@]}"; do
-    kill "$pid" 2>/dev/null || true
+    # A peer started with setsid (MLflow: a server and its workers) leads its own
+    # process group: stop the whole group.
+    kill -- "-$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true
   done
   for pid in "${CLEO_PIDS[@]}"; do
     wait "$pid" 2>/dev/null || true
@@ -111,6 +113,30 @@ start_moto() {
   CLEO_PIDS+=($!)
   export CLEO_TEST_AWS_ENDPOINT="http://127.0.0.1:$port"
   wait_ready "$CLEO_TEST_AWS_ENDPOINT/moto-api/" moto "$CLEO_RUN_DIR/moto.log"
+}
+
+# Starts an MLflow tracking server with basic auth (users and passwords) on a free
+# loopback port, its stores in the run directory. Exports CLEO_TEST_MLFLOW_URI and
+# CLEO_MLFLOW_ADMIN_PASSWORD (random, for the rotator and test set-up only).
+start_mlflow() {
+  CLEO_RUN_DIR="${CLEO_RUN_DIR:-$(mktemp -d -t cleo-peers.XXXXXX)}"
+  local port
+  port="$(free_port)"
+  export CLEO_MLFLOW_ADMIN_PASSWORD="admin-$(random_token)"
+  printf '[mlflow]\ndefault_permission = READ\ndatabase_uri = sqlite:///%s/mlflow-auth.db\nadmin_username = admin\nauthorization_function = mlflow.server.auth:authenticate_request_basic_auth\n' \
+    "$CLEO_RUN_DIR" > "$CLEO_RUN_DIR/mlflow-auth.ini"
+  log "starting MLflow (basic auth) on 127.0.0.1:$port (its first start migrates databases)"
+  MLFLOW_AUTH_CONFIG_PATH="$CLEO_RUN_DIR/mlflow-auth.ini" \
+  MLFLOW_AUTH_ADMIN_PASSWORD="$CLEO_MLFLOW_ADMIN_PASSWORD" \
+  MLFLOW_FLASK_SERVER_SECRET_KEY="$(random_token)" \
+  MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false \
+    setsid mlflow server --app-name basic-auth --host 127.0.0.1 --port "$port" --workers 1 \
+      --backend-store-uri "sqlite:///$CLEO_RUN_DIR/mlflow.db" \
+      --artifacts-destination "$CLEO_RUN_DIR/mlartifacts" \
+      >"$CLEO_RUN_DIR/mlflow.log" 2>&1 &
+  CLEO_PIDS+=($!)
+  export CLEO_TEST_MLFLOW_URI="http://127.0.0.1:$port"
+  wait_ready "$CLEO_TEST_MLFLOW_URI/health" MLflow "$CLEO_RUN_DIR/mlflow.log" 900
 }
 
 # Release builds for benchmarks: the CLI and the Python module.

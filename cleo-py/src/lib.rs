@@ -282,6 +282,68 @@ impl PySecret {
     }
 }
 
+/// Temporary AWS credentials from an assumed role.
+///
+/// ``repr`` shows the access key id and expiry only. ``expose()`` returns the keyword
+/// arguments boto3 takes (``boto3.client("s3", **creds.expose())``); the strings in it
+/// are Python objects cleo cannot wipe. Cannot be pickled or copied.
+#[pyclass(frozen, module = "cleo", name = "AwsCredentials")]
+struct PyAwsCredentials {
+    inner: Arc<cleo_aws::AwsCredentials>,
+}
+
+#[pymethods]
+impl PyAwsCredentials {
+    /// The access key id (an identifier, not a secret).
+    #[getter]
+    fn access_key_id(&self) -> &str {
+        self.inner.access_key_id()
+    }
+
+    /// When the credentials expire, in seconds since the Unix epoch.
+    #[getter]
+    fn expires_at(&self) -> Option<f64> {
+        self.inner.expiry().map(epoch_seconds)
+    }
+
+    /// ``aws_access_key_id``, ``aws_secret_access_key`` and ``aws_session_token``, as
+    /// boto3 clients and sessions take them.
+    fn expose<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
+        let d = pyo3::types::PyDict::new(py);
+        d.set_item("aws_access_key_id", self.inner.access_key_id())?;
+        d.set_item("aws_secret_access_key", self.inner.secret_access_key())?;
+        d.set_item("aws_session_token", self.inner.session_token())?;
+        Ok(d)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "AwsCredentials(access_key_id=\"{}\", expires_at={}, secret_access_key=<redacted>, session_token=<redacted>)",
+            self.inner.access_key_id(),
+            self.expires_at()
+                .map_or("None".to_owned(), |t| format!("{t:.0}")),
+        )
+    }
+
+    fn __str__(&self) -> String {
+        self.__repr__()
+    }
+
+    fn __reduce__(&self) -> PyResult<()> {
+        Err(PyTypeError::new_err(
+            "cleo.AwsCredentials cannot be pickled or copied: call aws_credentials() where they are needed",
+        ))
+    }
+
+    fn __copy__(&self) -> PyResult<()> {
+        self.__reduce__()
+    }
+
+    fn __deepcopy__(&self, _memo: Bound<'_, PyAny>) -> PyResult<()> {
+        self.__reduce__()
+    }
+}
+
 /// Reads secrets by reference or logical name.
 ///
 /// ``config`` is the path of a ``cleo.toml``; without it cleo uses ``$CLEO_CONFIG``,
@@ -290,9 +352,62 @@ impl PySecret {
 struct PyClient {
     config: Option<PathBuf>,
     current: ArcSwap<Owned<cleo_core::Client>>,
+    /// AWS roles asked for by name, each cached and refreshed ahead of expiry; made
+    /// on first use and again in a child after a fork.
+    aws: std::sync::Mutex<Option<Owned<AwsRoles>>>,
+}
+
+type RoleProvider = cleo_core::CachedCredentialProvider<cleo_aws::AssumeRoleProvider>;
+
+struct AwsRoles {
+    context: Arc<cleo_aws::AwsContext>,
+    roles: std::collections::HashMap<String, Arc<RoleProvider>>,
 }
 
 impl PyClient {
+    /// The cached provider of `role` (an ARN, or a name under `[aws.roles]`).
+    fn role_provider(&self, py: Python<'_>, role: &str) -> PyResult<Arc<RoleProvider>> {
+        let generation = FORK_GENERATION.load(Ordering::Relaxed);
+        let context = {
+            let mut slot = self.aws.lock().unwrap_or_else(|e| e.into_inner());
+            if slot.as_ref().is_none_or(|o| o.generation != generation) {
+                let client = self.client()?;
+                let config = client.config();
+                let section: cleo_aws::AwsConfig = config.section("aws").map_err(to_py_err)?;
+                let cache = config.cache_settings().map_err(to_py_err)?;
+                let context = cleo_aws::AwsContext::new(section, cache).map_err(to_py_err)?;
+                *slot = Some(Owned {
+                    generation,
+                    value: AwsRoles {
+                        context: Arc::new(context),
+                        roles: Default::default(),
+                    },
+                });
+            }
+            let owned = slot.as_ref().expect("set above");
+            if let Some(p) = owned.value.roles.get(role) {
+                return Ok(Arc::clone(p));
+            }
+            Arc::clone(&owned.value.context)
+        };
+        let name = role.to_owned();
+        let provider = wait(py, async move {
+            if name.starts_with("arn:") {
+                context.assume(cleo_aws::RoleOptions::new(&name)).await
+            } else {
+                context.role(&name).await
+            }
+        })?;
+        let provider = Arc::new(provider);
+        let mut slot = self.aws.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(owned) = slot.as_mut().filter(|o| o.generation == generation) {
+            return Ok(Arc::clone(
+                owned.value.roles.entry(role.to_owned()).or_insert(provider),
+            ));
+        }
+        Ok(provider)
+    }
+
     /// The client for this process: after a fork, the child gets a fresh one (new
     /// connections, empty cache) built from the same configuration.
     fn client(&self) -> PyResult<cleo_core::Client> {
@@ -330,7 +445,42 @@ impl PyClient {
                 generation: FORK_GENERATION.load(Ordering::SeqCst),
                 value: client,
             }),
+            aws: std::sync::Mutex::new(None),
         })
+    }
+
+    /// Temporary AWS credentials for ``role``: a role ARN, or a name under
+    /// ``[aws.roles]`` in ``cleo.toml`` (default: ``[aws] role``). Cached per role and
+    /// refreshed ahead of expiry, so calling this before each use is cheap::
+    ///
+    ///     creds = client.aws_credentials("artifacts")
+    ///     s3 = boto3.client("s3", **creds.expose())
+    #[pyo3(signature = (role = None))]
+    fn aws_credentials(&self, py: Python<'_>, role: Option<String>) -> PyResult<PyAwsCredentials> {
+        let role = match role {
+            Some(r) => r,
+            None => {
+                let client = self.client()?;
+                let section: cleo_aws::AwsConfig =
+                    client.config().section("aws").map_err(to_py_err)?;
+                section.role.ok_or_else(|| {
+                    ConfigError::new_err(
+                        "which role? pass aws_credentials(role=...) with an ARN or a name \
+                         under [aws.roles], or set [aws] role in cleo.toml",
+                    )
+                })?
+            }
+        };
+        let provider = self.role_provider(py, &role)?;
+        let inner = wait(py, async move {
+            cleo_core::CredentialProvider::credential(&*provider).await
+        })?;
+        Ok(PyAwsCredentials { inner })
+    }
+
+    /// Whether ``name`` is a logical name in the ``[secrets]`` table of ``cleo.toml``.
+    fn has_name(&self, name: &str) -> PyResult<bool> {
+        Ok(self.client()?.config().secret(name).is_some())
     }
 
     /// Fetches a secret by reference (``vault://...``, ``env://...``, ``file:///...``)
@@ -580,6 +730,7 @@ fn _cleo(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<PySecret>()?;
     m.add_class::<PyClient>()?;
+    m.add_class::<PyAwsCredentials>()?;
     m.add_class::<EnvBlock>()?;
     m.add_function(wrap_pyfunction!(get, m)?)?;
     let after_fork = wrap_pyfunction!(_after_fork_in_child, m)?;

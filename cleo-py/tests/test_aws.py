@@ -82,3 +82,57 @@ def test_boto3_uses_cleo_as_credential_process(tmp_path, monkeypatch):
     assert creds.method == "custom-process"
     arn = session.client("sts", endpoint_url=os.environ["AWS_ENDPOINT_URL"]).get_caller_identity()["Arn"]
     assert arn.endswith(":assumed-role/ci-upload/boto3-via-cleo"), arn
+
+
+def _role_config(tmp_path, session_name="py-aws-credentials"):
+    cfg = tmp_path / "cleo.toml"
+    cfg.write_text(
+        '[aws]\nrole = "ci"\n'
+        '[aws.roles.ci]\nrole_arn = "arn:aws:iam::123456789012:role/py-ci"\n'
+        f'session_name = "{session_name}"\n'
+    )
+    return cfg
+
+
+def test_aws_credentials_of_a_named_role_work_with_boto3(tmp_path):
+    client = cleo.Client(config=str(_role_config(tmp_path)))
+    creds = client.aws_credentials("ci")
+    assert creds.access_key_id.startswith("ASIA")
+    assert creds.expires_at is not None and creds.expires_at > __import__("time").time()
+    kw = creds.expose()
+    assert set(kw) == {"aws_access_key_id", "aws_secret_access_key", "aws_session_token"}
+    # The repr names the key id and expiry only; the secret parts never show.
+    for part in (kw["aws_secret_access_key"], kw["aws_session_token"]):
+        assert part not in repr(creds) and part not in str(creds) and part not in f"{creds}"
+    sts = boto3.client("sts", endpoint_url=_require("CLEO_TEST_AWS_ENDPOINT"),
+                       region_name="us-east-1", **kw)
+    arn = sts.get_caller_identity()["Arn"]
+    assert arn.endswith(":assumed-role/py-ci/py-aws-credentials"), arn
+
+
+def test_aws_credentials_are_cached_per_role_and_default_to_aws_role(tmp_path):
+    client = cleo.Client(config=str(_role_config(tmp_path)))
+    first = client.aws_credentials()
+    again = client.aws_credentials("ci")
+    assert again.access_key_id == first.access_key_id, "the cached credentials, not a new AssumeRole"
+    by_arn = client.aws_credentials("arn:aws:iam::123456789012:role/py-other")
+    assert by_arn.access_key_id != first.access_key_id
+
+
+def test_aws_credentials_cannot_be_pickled_or_copied(tmp_path):
+    import copy
+    import pickle
+
+    creds = cleo.Client(config=str(_role_config(tmp_path))).aws_credentials("ci")
+    for attempt in (lambda: pickle.dumps(creds), lambda: copy.copy(creds), lambda: copy.deepcopy(creds)):
+        with pytest.raises(TypeError, match="cannot be pickled or copied"):
+            attempt()
+
+
+def test_aws_credentials_without_a_role_is_a_clear_config_error(tmp_path):
+    cfg = tmp_path / "cleo.toml"
+    cfg.write_text("[secrets]\n")
+    with pytest.raises(cleo.ConfigError, match=r"which role\?"):
+        cleo.Client(config=str(cfg)).aws_credentials()
+    with pytest.raises(cleo.ConfigError, match="nope"):
+        cleo.Client(config=str(cfg)).aws_credentials("nope")

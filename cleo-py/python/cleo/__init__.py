@@ -12,6 +12,7 @@ import name; the two cannot be installed in the same environment.
 """
 
 from ._cleo import (
+    AwsCredentials,
     CleoError,
     Client,
     ConfigError,
@@ -30,6 +31,7 @@ from ._cleo import (
 )
 
 __all__ = [
+    "AwsCredentials",
     "CleoError",
     "Client",
     "ConfigError",

@@ -2,13 +2,14 @@
 
 import os
 from types import TracebackType
-from typing import Any, Awaitable, Mapping, Optional, Type, Union, final
+from typing import Any, Awaitable, Dict, Mapping, Optional, Type, Union, final
 
 __version__: str
 __all__ = [
     "__version__",
     "Secret",
     "Client",
+    "AwsCredentials",
     "EnvBlock",
     "get",
     "CleoError",
@@ -58,6 +59,19 @@ class Secret:
     def __deepcopy__(self, memo: Any, /) -> Any: ...
 
 @final
+class AwsCredentials:
+    """Temporary AWS credentials; repr shows the access key id and expiry only."""
+
+    @property
+    def access_key_id(self) -> str: ...
+    @property
+    def expires_at(self) -> Optional[float]: ...
+    def expose(self) -> Dict[str, Optional[str]]: ...
+    def __reduce__(self) -> Any: ...
+    def __copy__(self) -> Any: ...
+    def __deepcopy__(self, memo: Any, /) -> Any: ...
+
+@final
 class EnvBlock:
     """The context manager returned by ``Client.env``."""
 
@@ -79,6 +93,8 @@ class Client:
     def invalidate(self, reference: str) -> None: ...
     def env(self, mapping: Mapping[str, str]) -> EnvBlock: ...
     def close(self) -> None: ...
+    def aws_credentials(self, role: Optional[str] = None) -> AwsCredentials: ...
+    def has_name(self, name: str) -> bool: ...
     def __enter__(self) -> "Client": ...
     def __exit__(
         self,
