@@ -6,6 +6,7 @@ pub mod cluster;
 pub mod conformance;
 pub mod dev;
 pub mod fake_http;
+pub mod github;
 pub mod moto;
 
 use std::io::Write;
@@ -130,6 +131,37 @@ impl VaultAdmin {
             token,
             http: reqwest::Client::new(),
         }
+    }
+
+    /// An admin client for another server (a [`dev::DevServer`]).
+    pub fn for_server(addr: &str, root_token: &str) -> VaultAdmin {
+        VaultAdmin {
+            addr: addr.to_owned(),
+            token: root_token.to_owned(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// How many live tokens were issued by a login at `auth/<mount>/login`.
+    pub async fn live_login_tokens(&self, mount: &str) -> usize {
+        let list = self.call("LIST", "auth/token/accessors", None).await;
+        let mut n = 0;
+        for accessor in list["data"]["keys"].as_array().into_iter().flatten() {
+            let info = self
+                .call(
+                    "POST",
+                    "auth/token/lookup-accessor",
+                    Some(serde_json::json!({ "accessor": accessor })),
+                )
+                .await;
+            if info["data"]["path"]
+                .as_str()
+                .is_some_and(|p| p.starts_with(&format!("auth/{mount}/login")))
+            {
+                n += 1;
+            }
+        }
+        n
     }
 
     /// The server address.

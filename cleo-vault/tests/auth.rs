@@ -12,9 +12,8 @@ use cleo_vault::{
     AuthConfig, JwtSource, LoginMethod, SecretString, VaultConfig, VaultSettings, VaultSource,
 };
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const ISSUER: &str = "https://token.actions.githubusercontent.com";
+use cleo_testkit::github::{ISSUER, claims};
 
 /// A KV v2 secret and a policy that may read only it.
 async fn guarded_secret(admin: &VaultAdmin) -> (String, String, String) {
@@ -182,19 +181,6 @@ async fn jwt_auth(admin: &VaultAdmin, signer: &JwtSigner, policy: &str) -> Strin
     mount
 }
 
-fn claims(repository: &str, aud: &str) -> serde_json::Value {
-    let now = epoch_now();
-    json!({
-        "iss": ISSUER,
-        "aud": aud,
-        "sub": format!("repo:{repository}:ref:refs/heads/main"),
-        "repository": repository,
-        "iat": now,
-        "nbf": now - 5,
-        "exp": now + 600,
-    })
-}
-
 #[tokio::test]
 async fn jwt_from_a_file_logs_in_and_a_wrong_claim_is_explained() {
     let logs = capture_logs();
@@ -247,51 +233,18 @@ async fn jwt_from_a_file_logs_in_and_a_wrong_claim_is_explained() {
     }
 }
 
-/// Plays the GitHub Actions ID-token endpoint: checks the bearer token and the
-/// audience, and answers `{"value": <jwt>}` signed for that audience.
-async fn fake_actions_endpoint(signer: JwtSigner, request_token: &'static str) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let (mut conn, _) = listener.accept().await.unwrap();
-            let mut buf = vec![0u8; 8192];
-            let n = conn.read(&mut buf).await.unwrap();
-            let request = String::from_utf8_lossy(&buf[..n]).into_owned();
-            let authorized = request
-                .lines()
-                .any(|l| l.eq_ignore_ascii_case(&format!("authorization: Bearer {request_token}")));
-            let audience = request
-                .split_whitespace()
-                .nth(1)
-                .and_then(|target| target.split("audience=").nth(1))
-                .map(|a| a.split('&').next().unwrap().to_owned())
-                .unwrap_or_default();
-            let (status, body) = if authorized {
-                (
-                    "200 OK",
-                    json!({ "value": signer.sign(&claims("acme/cleo", &audience)) }).to_string(),
-                )
-            } else {
-                ("401 Unauthorized", "{}".to_owned())
-            };
-            let response = format!(
-                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            conn.write_all(response.as_bytes()).await.unwrap();
-        }
-    });
-    format!("http://{addr}/token?api-version=2.0")
-}
-
 #[tokio::test]
 async fn jwt_from_the_github_actions_endpoint() {
     let admin = VaultAdmin::new();
     let signer = JwtSigner::new();
     let (path, value, policy) = guarded_secret(&admin).await;
     let mount = jwt_auth(&admin, &signer, &policy).await;
-    let request_url = fake_actions_endpoint(signer, "canary-request-token-77").await;
+    let request_url = cleo_testkit::github::actions_token_endpoint(
+        signer,
+        "canary-request-token-77".into(),
+        "acme/cleo",
+    )
+    .await;
 
     let settings = |token: &str, audience: &str| {
         let mut s = VaultSettings::resolve(&VaultConfig {
