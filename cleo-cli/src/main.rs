@@ -11,6 +11,7 @@ mod github;
 mod hardening;
 mod inspect;
 mod logging;
+mod mask;
 mod output;
 
 use std::process::ExitCode;
@@ -56,7 +57,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         // Doctor reports a broken config as a failed check rather than stopping.
         if let cli::Command::Doctor(d) = &args.command {
-            return doctor::run(args.config.as_deref(), d).await;
+            return doctor::run(args.config.as_deref(), args.keep_token, d).await;
         }
         let app = app::App::build(args.config.as_deref())?;
         let result = match &args.command {

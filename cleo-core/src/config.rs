@@ -14,7 +14,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::reference::{Reference, SecretRef};
 
 /// The top-level sections `cleo.toml` may have; anything else is a typo.
-pub const KNOWN_SECTIONS: &[&str] = &["secrets", "cache", "vault", "aws"];
+pub const KNOWN_SECTIONS: &[&str] = &["secrets", "cache", "vault", "aws", "env"];
 
 /// The environment variable that names the config file.
 pub const CONFIG_ENV: &str = "CLEO_CONFIG";
