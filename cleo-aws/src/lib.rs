@@ -2,6 +2,7 @@
 
 mod config;
 mod credentials;
+mod diagnostics;
 mod error;
 mod parameter_store;
 mod policy;
@@ -15,6 +16,7 @@ use cleo_core::{Config, Registry, Result};
 
 pub use config::{AwsConfig, RoleConfig, WebIdentityKind};
 pub use credentials::{AwsCredentials, SdkCredentials};
+pub use diagnostics::{CallerIdentity, DEFAULT_SECRETS_MANAGER_KEY, SecretEncryption};
 pub use parameter_store::ParameterStoreSource;
 pub use policy::{ARTIFACT_PREFIX, artifact_policy};
 pub use sdk::{AwsContext, DEFAULT_TIMEOUT};

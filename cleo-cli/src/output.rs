@@ -5,7 +5,7 @@ use std::time::SystemTime;
 use cleo_core::{EntryState, Secret};
 use serde_json::{Value, json};
 
-fn time(t: SystemTime) -> String {
+pub(crate) fn time(t: SystemTime) -> String {
     // RFC 3339 stops at year 9999; a backend may still send an absurd expiry.
     const LAST: u64 = 253_402_300_799;
     match t.duration_since(SystemTime::UNIX_EPOCH) {

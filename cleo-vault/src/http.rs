@@ -131,15 +131,15 @@ fn client_identity(cert: &std::path::Path, key: &std::path::Path) -> Result<reqw
 }
 
 pub(crate) struct Http {
-    client: reqwest::Client,
-    bases: Vec<Url>,
+    pub(crate) client: reqwest::Client,
+    pub(crate) bases: Vec<Url>,
     /// The node that answered last; requests start there.
     preferred: AtomicUsize,
     /// The newest `X-Vault-Index` the cluster gave us (after a login, say). Sent back
     /// with `X-Vault-Inconsistent: forward-active-node`, so a standby that has not
     /// caught up forwards the request instead of answering from older state.
     index: std::sync::Mutex<Option<HeaderValue>>,
-    timeout: Duration,
+    pub(crate) timeout: Duration,
 }
 
 impl Http {

@@ -2,6 +2,7 @@
 
 mod auth;
 mod config;
+mod diagnostics;
 mod error;
 mod http;
 mod login;
@@ -13,6 +14,7 @@ use cleo_core::{Config, Registry, Result};
 
 pub use auth::{StaticTokenProvider, TokenProvider, VaultToken};
 pub use config::{AuthConfig, VaultConfig, VaultSettings};
+pub use diagnostics::{AuditDevice, AuditDevices, Health, NodeHealth, TokenInfo};
 pub use login::{JwtSource, LoginMethod, LoginProvider};
 /// Re-exported for building tokens: `SecretString::from(String)`.
 pub use secrecy::SecretString;

@@ -39,7 +39,7 @@ struct Mount {
 
 /// Reads secrets from Vault or OpenBao.
 pub struct VaultSource {
-    settings: VaultSettings,
+    pub(crate) settings: VaultSettings,
     http: Option<Arc<Http>>,
     auth: Arc<dyn CredentialProvider<Credential = VaultToken>>,
     /// Whether `auth` can get a new token after one is rejected (a login can; a
@@ -260,7 +260,7 @@ impl VaultSource {
         Arc::clone(&self.auth)
     }
 
-    fn http(&self) -> Result<&Http> {
+    pub(crate) fn http(&self) -> Result<&Http> {
         self.http.as_deref().ok_or_else(|| {
             Error::new(ErrorKind::ConfigInvalid, "no Vault address is configured")
                 .with_backend(BACKEND)
