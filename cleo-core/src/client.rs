@@ -170,7 +170,8 @@ impl Client {
     }
 
     /// Drops every cached value and closes every source (Vault revokes the leases it
-    /// handed out). The client stays usable; later reads fetch anew.
+    /// handed out and the token it logged in for, never a token it was given). The
+    /// client stays usable; later reads fetch (and log in) anew.
     pub async fn close(&self) -> Result<()> {
         if let Some(c) = &self.cache {
             c.clear();

@@ -193,6 +193,43 @@ impl VaultSource {
         revoked
     }
 
+    /// Revokes the leases this source handed out and forgets them.
+    async fn revoke_leases(&self) -> Result<()> {
+        let leases: Vec<String> =
+            std::mem::take(&mut *self.leases.lock().unwrap_or_else(|e| e.into_inner()))
+                .into_iter()
+                .collect();
+        if leases.is_empty() {
+            return Ok(());
+        }
+        let http = self.http()?;
+        let token = self.auth.credential().await?;
+        let mut first_error = None;
+        for id in leases {
+            let body = serde_json::to_vec(&serde_json::json!({ "lease_id": id })).map_err(|e| {
+                Error::new(ErrorKind::Unexpected, "cannot encode a lease revocation").with_source(e)
+            })?;
+            match http
+                .post("sys/leases/revoke", Some(&token), Zeroizing::new(body))
+                .await
+            {
+                Ok(a) if a.status.is_success() || a.status == StatusCode::BAD_REQUEST => {
+                    tracing::debug!(lease_id = %id, "vault lease revoked");
+                }
+                Ok(a) => {
+                    first_error.get_or_insert(
+                        self.status_error(http, &a, "sys/leases/revoke", &token)
+                            .await,
+                    );
+                }
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
     /// The token reads use now (logging in or renewing if needed). For inspection:
     /// its `Debug` shows origin, accessor and expiry, never the token.
     pub async fn token(&self) -> Result<Arc<VaultToken>> {
@@ -586,41 +623,14 @@ impl SecretSource for VaultSource {
     }
 
     /// Revokes every lease this source handed out (dynamic credentials stop working
-    /// at once instead of at their expiry). Leases already gone are not an error.
+    /// at once instead of at their expiry), then the token it logged in for, if it
+    /// logged in itself: a job that closes its client leaves no live credential. A
+    /// token cleo was given (`VAULT_TOKEN`, a token file) is never revoked. Leases
+    /// and tokens already gone are not an error.
     async fn close(&self) -> Result<()> {
-        let leases: Vec<String> =
-            std::mem::take(&mut *self.leases.lock().unwrap_or_else(|e| e.into_inner()))
-                .into_iter()
-                .collect();
-        if leases.is_empty() {
-            return Ok(());
-        }
-        let http = self.http()?;
-        let token = self.auth.credential().await?;
-        let mut first_error = None;
-        for id in leases {
-            let body = serde_json::to_vec(&serde_json::json!({ "lease_id": id })).map_err(|e| {
-                Error::new(ErrorKind::Unexpected, "cannot encode a lease revocation").with_source(e)
-            })?;
-            match http
-                .post("sys/leases/revoke", Some(&token), Zeroizing::new(body))
-                .await
-            {
-                Ok(a) if a.status.is_success() || a.status == StatusCode::BAD_REQUEST => {
-                    tracing::debug!(lease_id = %id, "vault lease revoked");
-                }
-                Ok(a) => {
-                    first_error.get_or_insert(
-                        self.status_error(http, &a, "sys/leases/revoke", &token)
-                            .await,
-                    );
-                }
-                Err(e) => {
-                    first_error.get_or_insert(e);
-                }
-            }
-        }
-        first_error.map_or(Ok(()), Err)
+        let leases = self.revoke_leases().await;
+        let token = self.revoke_login_token().await.map(|_| ());
+        leases.and(token)
     }
 
     async fn fetch(&self, reference: &SecretRef) -> Result<Secret> {
