@@ -5,12 +5,13 @@
 //!
 //! ```text
 //! CLEO_CONFIG=cleo.toml cargo run -p cleo-examples --bin upload-artifacts -- \
-//!     [--run-id ID] FILE...
+//!     [--run-id ID] [--web-identity github] FILE...
 //! ```
 //!
 //! The run id defaults to `GITHUB_RUN_ID`, else the current Unix time. The identity
-//! that assumes the role is AWS's standard chain, or GitHub OIDC when the role in
-//! `[aws.roles]` says `web_identity = "github"`: see the README.
+//! that assumes the role is AWS's standard chain, or with `--web-identity github`
+//! the job's GitHub Actions OIDC token (AssumeRoleWithWebIdentity, audience
+//! `sts.amazonaws.com`): then no AWS key exists anywhere in the job.
 
 #![allow(clippy::print_stdout)] // where each file went is this program's output
 
@@ -18,21 +19,33 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use aws_credential_types::provider::SharedCredentialsProvider;
-use cleo_aws::{ARTIFACT_PREFIX, RoleOptions, SdkCredentials};
+use cleo_aws::{ARTIFACT_PREFIX, AWS_AUDIENCE, IdTokenSource, RoleOptions, SdkCredentials};
 use cleo_core::{Client, Config, Error, ErrorKind, Registry};
 
 struct Args {
     run_id: String,
     files: Vec<PathBuf>,
+    github_oidc: bool,
 }
 
 fn args() -> Result<Args, Error> {
     let mut run_id = std::env::var("GITHUB_RUN_ID").ok();
     let mut files = Vec::new();
+    let mut github_oidc = false;
     let mut it = std::env::args_os().skip(1);
     while let Some(a) = it.next() {
         if a == "--run-id" {
             run_id = it.next().map(|v| v.to_string_lossy().into_owned());
+        } else if a == "--web-identity" {
+            match it.next() {
+                Some(v) if v == "github" => github_oidc = true,
+                _ => {
+                    return Err(Error::new(
+                        ErrorKind::ConfigInvalid,
+                        "--web-identity takes `github` (the GitHub Actions OIDC token)",
+                    ));
+                }
+            }
         } else {
             files.push(PathBuf::from(a));
         }
@@ -40,7 +53,7 @@ fn args() -> Result<Args, Error> {
     if files.is_empty() {
         return Err(Error::new(
             ErrorKind::ConfigInvalid,
-            "usage: upload-artifacts [--run-id ID] FILE...",
+            "usage: upload-artifacts [--run-id ID] [--web-identity github] FILE...",
         ));
     }
     let run_id = run_id.unwrap_or_else(|| {
@@ -59,7 +72,11 @@ fn args() -> Result<Args, Error> {
             "the run id may hold only letters, digits, '-', '_' and '.'",
         ));
     }
-    Ok(Args { run_id, files })
+    Ok(Args {
+        run_id,
+        files,
+        github_oidc,
+    })
 }
 
 async fn run() -> Result<(), Error> {
@@ -72,13 +89,20 @@ async fn run() -> Result<(), Error> {
 
     let bucket = client.get_string("artifacts/s3/bucket").await?;
     let role_arn = client.get_string("artifacts/s3/role").await?;
-    let role = aws
-        .assume(
-            RoleOptions::new(role_arn.trim())
-                .session_name(format!("cleo-artifacts-{}", args.run_id))
-                .artifact_bucket(&bucket),
-        )
-        .await?;
+    let mut options = RoleOptions::new(role_arn.trim())
+        .session_name(format!("cleo-artifacts-{}", args.run_id))
+        .artifact_bucket(&bucket);
+    if args.github_oidc {
+        let source = IdTokenSource::github_actions_from_env(AWS_AUDIENCE).ok_or_else(|| {
+            Error::new(
+                ErrorKind::ConfigInvalid,
+                "--web-identity github, but ACTIONS_ID_TOKEN_REQUEST_URL/TOKEN are not set",
+            )
+            .with_hint("give the workflow `permissions: id-token: write`")
+        })?;
+        options = options.web_identity(source);
+    }
+    let role = aws.assume(options).await?;
 
     let sdk = aws
         .sdk_config()
