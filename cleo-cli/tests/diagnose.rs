@@ -328,3 +328,51 @@ async fn doctor_flags_a_secret_on_the_default_kms_key_and_static_mlflow_credenti
     );
     assert_no_canary("stdout", &r.stdout(), &[&value]);
 }
+
+#[tokio::test]
+async fn doctor_names_an_untrusted_certificate_and_trusts_a_configured_ca() {
+    let server = cleo_testkit::dev::DevServer::start_tls().await;
+    let home = tempfile::tempdir().unwrap();
+    let write = |extra: String| {
+        std::fs::write(
+            home.path().join("cleo.toml"),
+            format!("[vault]\naddress = \"{}\"\n{extra}", server.addr),
+        )
+        .unwrap();
+    };
+    let node_row = format!("vault node {}", server.addr);
+
+    write(String::new());
+    let r = cleo(
+        &["doctor", "--json"],
+        &[("VAULT_TOKEN", &server.token)],
+        home.path(),
+    );
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout(), r.stderr);
+    let doc = json_of(&r);
+    let node = row(&doc, &node_row);
+    assert_eq!(node["status"], "fail", "{node}");
+    assert!(
+        node["detail"].as_str().unwrap().contains("TLS certificate"),
+        "{node}"
+    );
+    r.assert_clean(&[&server.token]);
+
+    write(format!("ca_cert = \"{}\"\n", server.tls_ca().display()));
+    let r = cleo(
+        &["doctor", "--json"],
+        &[("VAULT_TOKEN", &server.token)],
+        home.path(),
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout(), r.stderr);
+    let doc = json_of(&r);
+    let node = row(&doc, &node_row);
+    assert_eq!(node["status"], "ok", "{node}");
+    let detail = node["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("TLS verified") && detail.contains("vault-ca.pem"),
+        "{node}"
+    );
+    assert_eq!(row(&doc, "vault auth")["status"], "warn", "a root token");
+    r.assert_clean(&[&server.token]);
+}

@@ -275,3 +275,48 @@ async fn in_github_actions_exec_announces_each_value_before_the_command_runs() {
         assert!(masks.contains(&line), "{line} not announced: {}", r.stderr);
     }
 }
+
+#[tokio::test]
+async fn quiet_verbose_and_cleo_log_choose_what_reaches_stderr() {
+    let f = Fixture::new().await;
+    let env = format!("TOKEN={}", f.reference());
+    // RUST_LOG empty: the flags and CLEO_LOG decide.
+    let run = |flags: &[&str], with_env: bool, extra: &[(&str, &str)]| {
+        let mut args: Vec<&str> = flags.to_vec();
+        args.push("exec");
+        if with_env {
+            args.extend(["-e", &env]);
+        }
+        args.extend(["--", "true"]);
+        let mut vars = vec![("RUST_LOG", "")];
+        vars.extend_from_slice(extra);
+        f.run_with(&args, &vars)
+    };
+    let warning = "no secret is set";
+    let debug = "resolving for cleo exec";
+
+    let r = run(&[], false, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(warning),
+        "warnings show by default: {}",
+        r.stderr
+    );
+    let r = run(&["-q"], false, &[]);
+    assert_eq!(r.stderr, "", "-q: errors only");
+    let r = run(&[], true, &[]);
+    assert!(!r.stderr.contains(debug), "{}", r.stderr);
+    let r = run(&["-vv"], true, &[]);
+    assert!(r.stderr.contains(debug), "-vv is debug: {}", r.stderr);
+    let r = run(&[], true, &[("CLEO_LOG", "debug")]);
+    assert!(r.stderr.contains(debug), "CLEO_LOG=debug: {}", r.stderr);
+    let r = run(&[], true, &[("CLEO_LOG", "error"), ("RUST_LOG", "debug")]);
+    assert!(
+        !r.stderr.contains(debug),
+        "CLEO_LOG wins over RUST_LOG: {}",
+        r.stderr
+    );
+    let r = run(&[], true, &[("RUST_LOG", "debug")]);
+    assert!(r.stderr.contains(debug), "RUST_LOG alone: {}", r.stderr);
+    r.assert_clean(&f.canaries());
+}

@@ -287,37 +287,14 @@ async fn no_address_is_a_config_error_at_first_read() {
 #[tokio::test]
 async fn tls_problems_are_named_not_reported_as_a_dead_server() {
     // A TLS dev server whose certificate comes from a CA this machine does not trust.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let home = tempfile::tempdir().unwrap();
-    let mut server = std::process::Command::new("bao")
-        .env("HOME", home.path())
-        .args(["server", "-dev", "-dev-tls", "-dev-root-token-id=tls-test"])
-        .arg(format!("-dev-listen-address=127.0.0.1:{port}"))
-        .arg(format!("-dev-tls-cert-dir={}", home.path().display()))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("bao on PATH");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the TLS dev server did not start"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let server = cleo_testkit::dev::DevServer::start_tls().await;
     let e = fetch(
-        &source_at(&format!("https://127.0.0.1:{port}"), "tls-test"),
+        &source_at(&server.addr, &server.token),
         "vault://secret/a#b",
     )
     .await
     .unwrap_err();
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
     assert_eq!(e.kind(), ErrorKind::Unavailable, "{e}");
     assert!(
         !e.is_temporary(),
