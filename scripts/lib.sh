@@ -154,6 +154,21 @@ build_all() {
   (cd "$CLEO_ROOT/cleo-py" && maturin develop --quiet --locked >/dev/null)
 }
 
+# `pip install ./cleo-py` into a throwaway virtual environment, as the README tells
+# users, then checks the installed wheel (name, abi3 tag, MLflow entry point, import).
+# The dev profile and the shared target dir make it reuse build_all's compilation
+# instead of a release build from nothing.
+check_wheel_install() {
+  log "pip install ./cleo-py into a fresh environment (the wheel users install)"
+  local venv
+  venv="$(mktemp -d -t cleo-wheel.XXXXXX)"
+  python3 -m venv "$venv"
+  CARGO_TARGET_DIR="$(target_dir)" MATURIN_PEP517_ARGS="--profile dev --locked" \
+    "$venv/bin/pip" install --quiet "$CLEO_ROOT/cleo-py"
+  (cd "$venv" && "$venv/bin/python" "$CLEO_ROOT/cleo-py/tests/check_installed_wheel.py")
+  rm -rf "$venv"
+}
+
 # Where cargo puts binaries (honours CARGO_TARGET_DIR).
 target_dir() {
   cargo metadata --format-version 1 --no-deps --locked \
