@@ -225,18 +225,7 @@ impl VaultSource {
         let token = self.token().await?;
         let answer = http.get("auth/token/lookup-self", &[], &token).await?;
         if answer.status == StatusCode::FORBIDDEN || answer.status == StatusCode::UNAUTHORIZED {
-            return Err(Error::new(
-                ErrorKind::Unauthenticated,
-                format!(
-                    "Vault rejected the token from {}: it is invalid, expired or revoked",
-                    token.origin()
-                ),
-            )
-            .with_backend(BACKEND)
-            .with_hint(
-                "log in again (`bao login`) or set a valid VAULT_TOKEN; a token created with \
-                 no_default_policy cannot look itself up and also lands here",
-            ));
+            return Err(crate::source::rejected_token(&token));
         }
         if !answer.status.is_success() {
             return Err(from_status(

@@ -404,18 +404,7 @@ impl VaultSource {
             && let Ok(lookup) = http.get("auth/token/lookup-self", &[], token).await
             && lookup.status == StatusCode::FORBIDDEN
         {
-            return Error::new(
-                ErrorKind::Unauthenticated,
-                format!(
-                    "Vault rejected the token from {}: it is invalid, expired or revoked",
-                    token.origin()
-                ),
-            )
-            .with_backend(BACKEND)
-            .with_hint(
-                "log in again (`bao login`) or set a valid VAULT_TOKEN; a token created with \
-                 no_default_policy cannot look itself up and also lands here",
-            );
+            return rejected_token(token);
         }
         e
     }
@@ -668,4 +657,20 @@ impl SecretSource for VaultSource {
         }
         result.map_err(|e| e.or_reference(reference.as_str()).with_backend(BACKEND))
     }
+}
+
+/// The error for a token Vault refuses even to look up: invalid, expired or revoked.
+pub(crate) fn rejected_token(token: &VaultToken) -> Error {
+    Error::new(
+        ErrorKind::Unauthenticated,
+        format!(
+            "Vault rejected the token from {}: it is invalid, expired or revoked",
+            token.origin()
+        ),
+    )
+    .with_backend(BACKEND)
+    .with_hint(
+        "log in again (`bao login`) or set a valid VAULT_TOKEN; a token created with \
+         no_default_policy cannot look itself up and also lands here",
+    )
 }

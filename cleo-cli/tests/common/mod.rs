@@ -48,6 +48,7 @@ pub fn cleo(args: &[&str], env: &[(&str, &str)], home: &Path) -> Run {
         "VAULT_NAMESPACE",
         "CLEO_CONFIG",
         "CLEO_LOG",
+        "GITHUB_ACTIONS",
     ] {
         cmd.env_remove(var);
     }
