@@ -101,10 +101,25 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
         .to_owned()
 }
 
+const CLIENT_CERT_HINT: &str = "set [vault] client_cert and client_key (or VAULT_CLIENT_CERT and VAULT_CLIENT_KEY)";
+const CLOSED_AFTER_TLS_HINT: &str = "the server closed the connection during or right after TLS: if it requires a client \
+     certificate, set [vault] client_cert and client_key (or VAULT_CLIENT_CERT and VAULT_CLIENT_KEY)";
+
 /// An error for a request that got no HTTP answer.
 pub(crate) fn from_transport(e: reqwest::Error, address: &str, timeout_secs: f64) -> Error {
     let cause = root_cause(&e);
     let lower = cause.to_lowercase();
+    // The server asking for a client certificate arrives either as this alert in the
+    // handshake or as a closed connection right after it (below), depending on timing.
+    if lower.contains("certificaterequired") || lower.contains("certificate required") {
+        return Error::new(
+            ErrorKind::Unavailable,
+            format!("Vault at {address} requires a client certificate ({cause})"),
+        )
+        .with_temporary(false)
+        .with_backend("vault")
+        .with_hint(CLIENT_CERT_HINT);
+    }
     if lower.contains("certificate")
         || lower.contains("unknownissuer")
         || lower.contains("notvalidforname")
@@ -142,8 +157,7 @@ pub(crate) fn from_transport(e: reqwest::Error, address: &str, timeout_secs: f64
         .with_source(e)
         .with_backend("vault")
         .with_hint(if address.starts_with("https://") && lower.contains("connection closed") {
-            "the server closed the connection during or right after TLS: if it requires a client certificate, \
-             set [vault] client_cert and client_key (or VAULT_CLIENT_CERT and VAULT_CLIENT_KEY)"
+            CLOSED_AFTER_TLS_HINT
         } else {
             "check that the server is running and that VAULT_ADDR (or [vault] address / addresses) points at it"
         })
