@@ -109,7 +109,11 @@ def test_ctrl_c_interrupts_a_slow_call(hanging_server, tmp_path):
     cfg = tmp_path / "slow.toml"
     cfg.write_text(f'[vault]\naddress = "{hanging_server}"\ntimeout = "60s"\n')
     code = (
-        "import cleo, sys, time\n"
+        "import cleo, signal, sys, time\n"
+        # Python leaves SIGINT ignored when it starts with it ignored (a background
+        # job of a non-interactive shell, as some CI runners start tests); a job at
+        # a terminal has the default handler, which is what this test is about.
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         f"c = cleo.Client(config={str(cfg)!r})\n"
         "print('ready', flush=True)\n"
         "t = time.monotonic()\n"
