@@ -101,7 +101,12 @@ Masking replaces each secret value, and each line of a multi-line value, with **
 in the command's stdout and stderr, also when a value is split across writes.
 Not masked: values (or lines) shorter than 4 bytes, and encoded forms of a value
 (base64, URL or JSON escaping, hex). The command's exit code is cleo's; a command
-killed by a signal makes cleo exit with 128 + the signal number.";
+killed by a signal makes cleo exit with 128 + the signal number; 127/126 when it
+cannot be found/run (126 also when a value is too large for the environment).
+SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to cleo by another process are passed on;
+a Ctrl-C at the terminal already reaches the command and is not sent twice. Once
+the command exits, output still written by a process it left in the background is
+passed on for 2 s, then cleo exits (use --no-mask for such commands).";
 
 /// `cleo doctor`.
 #[derive(Debug, Args)]

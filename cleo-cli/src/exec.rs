@@ -17,17 +17,23 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{ExitStatus, Stdio};
 use std::sync::Arc;
-use std::task::Poll;
 
 use cleo_core::{Error, ErrorKind, Result, Secret, Zeroizing};
+use futures_util::StreamExt;
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
+use signal_hook::iterator::exfiltrator::WithOrigin;
+use signal_hook::low_level::siginfo::Cause;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::signal::unix::{SignalKind, signal};
 
 use crate::app::App;
 use crate::cli::ExecArgs;
 use crate::mask::{Masker, Patterns, extend_zeroizing};
+
+/// How long cleo keeps passing output on after the command exited, for output a
+/// process it started in the background still writes. What the command itself wrote
+/// is already in the pipe and is read in far less time.
+const AFTER_EXIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// How much of the child's output is read at a time.
 const CHUNK: usize = 64 * 1024;
@@ -35,11 +41,11 @@ const CHUNK: usize = 64 * 1024;
 /// The signals cleo passes on to the child while it runs. Anything that would stop
 /// cleo must reach the child instead, or the child lives on unsupervised with its
 /// output pipes closed.
-const FORWARDED: [(Signal, fn() -> SignalKind); 4] = [
-    (Signal::SIGINT, SignalKind::interrupt),
-    (Signal::SIGTERM, SignalKind::terminate),
-    (Signal::SIGHUP, SignalKind::hangup),
-    (Signal::SIGQUIT, SignalKind::quit),
+const FORWARDED: [Signal; 4] = [
+    Signal::SIGINT,
+    Signal::SIGTERM,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
 ];
 
 /// Runs the command; returns its exit code (see the module docs).
@@ -131,6 +137,10 @@ pub async fn run(app: &App, args: &ExecArgs) -> Result<u8> {
 
     let mut status: Option<ExitStatus> = None;
     let mut drained = false;
+    // Set when the child exits: how long its output pipes may stay open after it.
+    let grace = tokio::time::sleep(std::time::Duration::MAX);
+    tokio::pin!(grace);
+    let mut grace_set = false;
     while status.is_none() || !drained {
         tokio::select! {
             waited = child.wait(), if status.is_none() => {
@@ -138,13 +148,31 @@ pub async fn run(app: &App, args: &ExecArgs) -> Result<u8> {
                     Error::new(ErrorKind::Unexpected, "cannot wait for the command").with_source(e)
                 })?;
                 status = Some(s);
+                grace.as_mut().reset(tokio::time::Instant::now() + AFTER_EXIT);
+                grace_set = true;
             }
             () = &mut pumps, if !drained => drained = true,
-            sig = signals.recv() => {
+            () = &mut grace, if grace_set && !drained => {
+                // Something the command started in the background still holds its
+                // output open (a daemon, `sleep 60 &`). Waiting for it would hang the
+                // script that ran cleo, so cleo stops passing that output on.
+                tracing::warn!(
+                    "the command exited but a process it started still holds its output open; \
+                     cleo stops passing that output on (its later writes fail): redirect that \
+                     process's output, or use --no-mask"
+                );
+                break;
+            }
+            got = signals.recv() => {
+                let sig = got.signal;
                 if status.is_none() {
-                    // Not reaped yet (we only reap in `wait`), so the pid is still
-                    // the child's and cannot have been reused.
-                    forward(pid, sig);
+                    if got.forward {
+                        // Not reaped yet (we only reap in `wait`), so the pid is still
+                        // the child's and cannot have been reused.
+                        forward(pid, sig);
+                    } else {
+                        tracing::debug!(signal = %sig, "from the terminal: the command got it too");
+                    }
                 } else {
                     // The child is gone but something it started still holds its
                     // output open; being told to stop, stop waiting for that.
@@ -231,6 +259,17 @@ fn check_name(name: &str, origin: &str) -> Result<()> {
 /// Reports a command that did not start and picks the shell's exit code for it.
 fn spawn_failed(program: &OsStr, e: &std::io::Error) -> Result<u8> {
     let program = program.to_string_lossy();
+    if e.raw_os_error() == Some(nix::errno::Errno::E2BIG as i32) {
+        // The values are in the environment, so they count against the kernel's
+        // limits: 128 KiB for one variable on Linux, about 2 MiB for all of them.
+        let err = Error::new(
+            ErrorKind::InvalidData,
+            format!("cannot run command `{program}`: its environment is too large (a secret over 128 KiB, or too many)"),
+        )
+        .with_hint("pass a large secret in a file instead: cleo get --reveal REF > FILE (mode 600), then point the command at FILE");
+        eprintln!("error: {err}");
+        return Ok(126);
+    }
     let (kind, code, hint) = match e.kind() {
         std::io::ErrorKind::NotFound => (
             ErrorKind::NotFound,
@@ -320,40 +359,46 @@ fn exit_code(status: ExitStatus) -> u8 {
 }
 
 /// cleo's handlers for the forwarded signals. Once installed, these signals no
-/// longer end cleo, so each is passed on to the child instead. At a terminal, Ctrl-C
-/// reaches the child directly (same process group) as well as through cleo, so the
-/// child may see SIGINT twice; without the signal's sender (which tokio does not
-/// give) the two cases cannot be told apart, and forwarding is what `kill` needs.
+/// longer end cleo; each one another process sends (`kill`, a process manager) is
+/// passed on to the child. One the kernel sends (Ctrl-C or Ctrl-\\ at a terminal, a
+/// terminal hang-up) went to the whole foreground process group, the child included,
+/// so it is not sent a second time: a child that handles Ctrl-C gets it once. A
+/// `kill` aimed at cleo's whole process group still reaches the child twice; nothing
+/// in the signal tells that apart from a `kill` aimed at cleo alone.
 struct Signals {
-    streams: Vec<(Signal, tokio::signal::unix::Signal)>,
+    stream: signal_hook_tokio::SignalsInfo<WithOrigin>,
+}
+
+/// A signal cleo received, and whether it must be forwarded.
+struct Received {
+    signal: Signal,
+    forward: bool,
 }
 
 impl Signals {
     fn install() -> Result<Signals> {
-        let mut streams = Vec::with_capacity(FORWARDED.len());
-        for (sig, kind) in FORWARDED {
-            let stream = signal(kind()).map_err(|e| {
-                Error::new(
-                    ErrorKind::Unexpected,
-                    format!("cannot set up forwarding of {sig} to the command"),
-                )
-                .with_source(e)
-            })?;
-            streams.push((sig, stream));
-        }
-        Ok(Signals { streams })
+        let numbers = FORWARDED.map(|s| s as i32);
+        let stream = signal_hook_tokio::SignalsInfo::<WithOrigin>::new(numbers).map_err(|e| {
+            Error::new(
+                ErrorKind::Unexpected,
+                "cannot set up forwarding of signals to the command",
+            )
+            .with_source(e)
+        })?;
+        Ok(Signals { stream })
     }
 
     /// The next signal received; pending forever if signal delivery has ended.
-    async fn recv(&mut self) -> Signal {
-        std::future::poll_fn(|cx| {
-            for (sig, stream) in &mut self.streams {
-                if let Poll::Ready(Some(())) = stream.poll_recv(cx) {
-                    return Poll::Ready(*sig);
-                }
-            }
-            Poll::Pending
-        })
-        .await
+    async fn recv(&mut self) -> Received {
+        loop {
+            let Some(origin) = self.stream.next().await else {
+                return std::future::pending().await;
+            };
+            let Ok(signal) = Signal::try_from(origin.signal) else {
+                continue;
+            };
+            let forward = !matches!(origin.cause, Cause::Kernel);
+            return Received { signal, forward };
+        }
     }
 }

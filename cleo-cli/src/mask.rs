@@ -50,6 +50,13 @@ impl Patterns {
     pub fn new<'a>(values: impl IntoIterator<Item = &'a [u8]>) -> Result<Patterns> {
         let mut sorted: Vec<Zeroizing<Vec<u8>>> = Vec::new();
         for value in values {
+            // A value read from a file often ends in a newline; masked with it, the
+            // line break after each occurrence would go too and lines would merge.
+            let end = value
+                .iter()
+                .rposition(|&b| b != b'\n' && b != b'\r')
+                .map_or(0, |i| i + 1);
+            let value = &value[..end];
             let lines = value
                 .split(|&b| b == b'\n')
                 .map(|line| line.strip_suffix(b"\r").unwrap_or(line));
@@ -338,8 +345,8 @@ mod tests {
             b"-----END TEST KEY-----\n",
         ];
         assert_eq!(masked(&[pem], chunks), b"***\n***\n***\n***\n");
-        // Printed whole: one mask, not four.
-        assert_eq!(masked(&[pem], &[b"key: ", pem, b"end"]), b"key: ***end");
+        // Printed whole: one mask, not four; the value's final line break stays.
+        assert_eq!(masked(&[pem], &[b"key: ", pem, b"end"]), b"key: ***\r\nend");
         // One line quoted inside other text.
         assert_eq!(
             masked(&[pem], &[b"got '9w0BAQEFAASCAT8wggE7' from it"]),
@@ -503,5 +510,16 @@ mod tests {
         let text = [b"before ".as_slice(), &big, b" after"].concat();
         let chunks: Vec<&[u8]> = text.chunks(4096).collect();
         assert_eq!(masked(&[&big], &chunks), b"before *** after");
+    }
+
+    #[test]
+    fn a_trailing_newline_of_a_value_is_not_masked() {
+        let got = masked(
+            &[b"canary-NLfile42\n"],
+            &[b"A canary-NLfile42\nB canary-NLfile42\r\nC\n"],
+        );
+        assert_eq!(got, b"A ***\nB ***\r\nC\n");
+        let pem: &[u8] = b"-----BEGIN K-----\nsecretline1\n-----END K-----\n";
+        assert_eq!(masked(&[pem], &[pem]), b"***\n");
     }
 }

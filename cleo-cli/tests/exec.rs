@@ -320,3 +320,106 @@ async fn quiet_verbose_and_cleo_log_choose_what_reaches_stderr() {
     assert!(r.stderr.contains(debug), "RUST_LOG alone: {}", r.stderr);
     r.assert_clean(&f.canaries());
 }
+
+#[tokio::test]
+async fn ctrl_c_at_a_terminal_reaches_the_child_once() {
+    // script(1) runs cleo on a pseudo-terminal; a ^C typed into it makes the kernel
+    // send SIGINT to the terminal's foreground process group: cleo and its child.
+    let f = Fixture::new().await;
+    let child = f.home.path().join("count_sigint.py");
+    std::fs::write(
+        &child,
+        "import signal, time\n\
+         n = 0\n\
+         def on_int(*_):\n    global n\n    n += 1\n\
+         signal.signal(signal.SIGINT, on_int)\n\
+         print('ready', flush=True)\n\
+         time.sleep(2)\n\
+         print('got', n, 'SIGINT', flush=True)\n",
+    )
+    .unwrap();
+    // `exec`: the shell script(1) runs the command with would see the SIGINT too and
+    // turn the exit status into 130.
+    let inner = format!(
+        "exec {} exec -e TOKEN={} -- python3 {}",
+        env!("CARGO_BIN_EXE_cleo"),
+        f.reference(),
+        child.display()
+    );
+    let mut script = Command::new("script")
+        .args(["-qfec", &inner, "/dev/null"])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", f.home.path())
+        .env("TERM", "dumb")
+        .env("VAULT_ADDR", f.admin.addr())
+        .env("VAULT_TOKEN", f.admin.root_token())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("script(1), from util-linux");
+    let mut out = BufReader::new(script.stdout.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("ready") {
+        line.clear();
+        assert_ne!(out.read_line(&mut line).unwrap(), 0, "no `ready` line");
+    }
+    let mut stdin = script.stdin.take().unwrap();
+    std::io::Write::write_all(&mut stdin, b"\x03").unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    drop(stdin);
+    let status = script.wait().unwrap();
+    assert!(
+        rest.contains("got 1 SIGINT"),
+        "one Ctrl-C, one SIGINT for the child: {rest:?}"
+    );
+    assert!(status.success(), "{status:?} {rest:?}");
+    assert_no_canary("terminal output", &rest, &f.canaries());
+}
+
+#[tokio::test]
+async fn a_background_process_holding_the_output_does_not_hang_cleo() {
+    let f = Fixture::new().await;
+    let env = format!("TOKEN={}", f.reference());
+    // Without a bound cleo would wait the 20 s for `sleep`, then print no warning.
+    let r = f.run(&[
+        "exec",
+        "-e",
+        &env,
+        "--",
+        "sh",
+        "-c",
+        "sleep 20 & echo started",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout(), "started\n");
+    assert!(
+        r.stderr.contains("still holds its output open"),
+        "{}",
+        r.stderr
+    );
+    r.assert_clean(&f.canaries());
+}
+
+#[tokio::test]
+async fn a_value_too_large_for_the_environment_is_named_with_exit_126() {
+    let f = Fixture::new().await;
+    let value = format!("canary-big-{}{}", unique("v"), "x".repeat(200 * 1024));
+    let file = cleo_testkit::private_file(f.home.path(), &value);
+    let r = f.run(&[
+        "exec",
+        "-e",
+        &format!("BIG=file://{}", file.display()),
+        "--",
+        "true",
+    ]);
+    assert_eq!(r.code, 126, "{}", r.stderr);
+    assert!(
+        r.error_line().contains("environment is too large"),
+        "{}",
+        r.stderr
+    );
+    r.assert_clean(&[&value[..48]]);
+}
