@@ -101,7 +101,8 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
         .to_owned()
 }
 
-const CLIENT_CERT_HINT: &str = "set [vault] client_cert and client_key (or VAULT_CLIENT_CERT and VAULT_CLIENT_KEY)";
+const CLIENT_CERT_HINT: &str =
+    "set [vault] client_cert and client_key (or VAULT_CLIENT_CERT and VAULT_CLIENT_KEY)";
 const CLOSED_AFTER_TLS_HINT: &str = "the server closed the connection during or right after TLS: if it requires a client \
      certificate, set [vault] client_cert and client_key (or VAULT_CLIENT_CERT and VAULT_CLIENT_KEY)";
 
