@@ -216,6 +216,7 @@ async fn vault_checks(report: &mut Report, app: &App) {
 
     let mut reachable = false;
     let mut worst_skew: Option<f64> = None;
+    let first_node_row = report.checks.len();
     for node in vault.health().await {
         let name = format!("vault node {}", node.address);
         let tls = tls_words(&node.address, vault);
@@ -258,6 +259,19 @@ async fn vault_checks(report: &mut Report, app: &App) {
             }
         }
     }
+    if reachable {
+        // With failover, reads go on through the nodes that answer: a node that
+        // does not is worth fixing, not a reason to fail the job.
+        for check in &mut report.checks[first_node_row..] {
+            if check.status == Status::Fail {
+                check.status = Status::Warn;
+                check.hint = Some(format!(
+                    "{} Reads fail over to the nodes that answer; bring it back or take it off the list",
+                    check.hint.take().map(|h| format!("{h}.")).unwrap_or_default()
+                ).trim_start().to_owned());
+            }
+        }
+    }
     match worst_skew {
         Some(s) if s.abs() <= SKEW_OK => {
             report.add("vault clock skew", Status::Ok, format!("{s:+.0} s"));
@@ -286,7 +300,9 @@ async fn vault_checks(report: &mut Report, app: &App) {
         return;
     }
 
-    match vault.token_info().await {
+    let token_info = vault.token_info().await;
+    let authenticated = token_info.is_ok();
+    match token_info {
         Err(e) => report.error("vault auth", &e),
         Ok(info) => {
             let policies = if info.policies.is_empty() {
@@ -310,11 +326,11 @@ async fn vault_checks(report: &mut Report, app: &App) {
             };
             match info.ttl {
                 None => report.hint("vault token ttl", Status::Warn, "never expires", "long-lived tokens are what the ADR rules out: use a login method, or a token with a TTL"),
-                Some(ttl) if ttl < SHORT_TTL && !info.renewable && app.vault.login_method().is_none() => report.hint(
+                Some(ttl) if ttl < SHORT_TTL && app.vault.login_method().is_none() => report.hint(
                     "vault token ttl",
                     Status::Warn,
                     format!("{} left, {renew}", humantime::format_duration(Duration::from_secs(ttl.as_secs()))),
-                    "the token dies soon and cleo cannot get another: log in again, or configure [vault.auth]",
+                    "less than 5 minutes left; renewal stops at the token's max TTL and cleo cannot log in by itself: log in again, or configure [vault.auth]",
                 ),
                 Some(ttl) => report.add(
                     "vault token ttl",
@@ -325,6 +341,14 @@ async fn vault_checks(report: &mut Report, app: &App) {
         }
     }
 
+    if !authenticated {
+        report.add(
+            "vault audit",
+            Status::Skip,
+            "needs a token Vault accepts (see vault auth)",
+        );
+        return;
+    }
     match vault.audit_devices().await {
         Ok(cleo_vault::AuditDevices::Listed(devices)) if devices.is_empty() => report.hint(
             "vault audit",

@@ -19,10 +19,13 @@ pub fn init(verbose: u8, quiet: bool) {
         .filter(|s| !s.is_empty())
         .or_else(|| std::env::var("RUST_LOG").ok().filter(|s| !s.is_empty()))
         .and_then(|s| EnvFilter::try_new(s).ok())
-        // rustls logs a refused certificate as multi-line ERRORs; cleo's own error
-        // line already carries the cause, so they are shown only when asked for.
+        // rustls logs a refused certificate as multi-line ERRORs, and aws-config
+        // warns about each credential source it could not use; cleo's own error line
+        // already carries the cause, so they are shown only when asked for.
         .unwrap_or_else(|| {
-            EnvFilter::new(format!("{default},rustls_platform_verifier=off,rustls=off"))
+            EnvFilter::new(format!(
+                "{default},rustls_platform_verifier=off,rustls=off,aws_config=error"
+            ))
         });
     // Whatever the filter says, TRACE from the AWS SDK (session tokens in signed
     // requests) is never recorded: see cleo_core::logging.

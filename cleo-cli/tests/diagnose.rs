@@ -212,7 +212,16 @@ async fn doctor_fails_on_a_missing_secret_a_readable_token_file_and_a_dead_node(
     let file_row = row(&doc, "vault token file");
     assert_eq!(file_row["status"], "fail", "{file_row}");
     assert!(file_row["hint"].as_str().unwrap().contains("chmod 600"));
-    assert_eq!(row(&doc, "vault node http://127.0.0.1:9")["status"], "fail");
+    // The other node answers, so the dead one is a warning (reads fail over).
+    let dead = row(&doc, "vault node http://127.0.0.1:9");
+    assert_eq!(dead["status"], "warn", "{dead}");
+    assert!(
+        dead["hint"].as_str().unwrap().contains("fail over"),
+        "{dead}"
+    );
+    // The loose file is refused, so nothing past authentication can be checked.
+    assert_eq!(row(&doc, "vault auth")["status"], "fail");
+    assert_eq!(row(&doc, "vault audit")["status"], "skip");
     assert_eq!(
         row(&doc, &format!("vault node {}", f.admin.addr()))["status"],
         "ok"
@@ -375,4 +384,41 @@ async fn doctor_names_an_untrusted_certificate_and_trusts_a_configured_ca() {
     );
     assert_eq!(row(&doc, "vault auth")["status"], "warn", "a root token");
     r.assert_clean(&[&server.token]);
+}
+
+#[tokio::test]
+async fn doctor_warns_about_a_token_capped_to_minutes_and_fails_when_no_node_answers() {
+    let f = Fixture::new().await;
+    let created = f
+        .admin
+        .call(
+            "POST",
+            "auth/token/create",
+            Some(json!({"ttl": "1h", "explicit_max_ttl": "90s", "policies": ["default"]})),
+        )
+        .await;
+    let token = created["auth"]["client_token"].as_str().unwrap().to_owned();
+    let r = f.run_with(&["doctor", "--json"], &[("VAULT_TOKEN", &token)]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout(), r.stderr);
+    let doc = json_of(&r);
+    let ttl = row(&doc, "vault token ttl");
+    assert_eq!(
+        ttl["status"], "warn",
+        "renewable, but capped at 90 s: {ttl}"
+    );
+    assert!(ttl["hint"].as_str().unwrap().contains("max TTL"), "{ttl}");
+    let mut canaries = f.canaries().to_vec();
+    canaries.push(&token);
+    r.assert_clean(&canaries);
+
+    // The only node is down: a failure, and nothing past it is checked.
+    let r = f.run_with(
+        &["doctor", "--json"],
+        &[("VAULT_ADDR", "http://127.0.0.1:9")],
+    );
+    assert_eq!(r.code, 1, "{}", r.stdout());
+    let doc = json_of(&r);
+    assert_eq!(row(&doc, "vault node http://127.0.0.1:9")["status"], "fail");
+    assert_eq!(row(&doc, "vault auth")["status"], "skip");
+    r.assert_clean(&f.canaries());
 }
