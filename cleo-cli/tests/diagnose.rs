@@ -336,6 +336,22 @@ async fn doctor_flags_a_secret_on_the_default_kms_key_and_static_mlflow_credenti
             .contains("mlflow/api_token")
     );
     assert_no_canary("stdout", &r.stdout(), &[&value]);
+
+    // A token pasted into CLEO_MLFLOW_TOKEN (which should hold a reference) is named
+    // by its variable, never printed.
+    env.push(("CLEO_MLFLOW_TOKEN", static_token.clone()));
+    let env_ref: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = cleo(&["doctor", "--json"], &env_ref, home.path());
+    let doc = json_of(&r);
+    let mlflow = row(&doc, "mlflow auth");
+    assert!(
+        mlflow["detail"]
+            .as_str()
+            .unwrap()
+            .contains("CLEO_MLFLOW_TOKEN"),
+        "{mlflow}"
+    );
+    r.assert_clean(&[&value, &static_token, AWS_SECRET_KEY]);
 }
 
 #[tokio::test]
