@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use cleo_core::{Error, ErrorKind, Result, Secret, Zeroizing};
 use futures_util::StreamExt;
+use futures_util::future::OptionFuture;
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 use signal_hook::iterator::exfiltrator::WithOrigin;
@@ -137,10 +138,8 @@ pub async fn run(app: &App, args: &ExecArgs) -> Result<u8> {
 
     let mut status: Option<ExitStatus> = None;
     let mut drained = false;
-    // Set when the child exits: how long its output pipes may stay open after it.
-    let grace = tokio::time::sleep(std::time::Duration::MAX);
-    tokio::pin!(grace);
-    let mut grace_set = false;
+    // Started when the child exits: how long its output pipes may stay open after it.
+    let mut grace = std::pin::pin!(None::<tokio::time::Sleep>);
     while status.is_none() || !drained {
         tokio::select! {
             waited = child.wait(), if status.is_none() => {
@@ -148,11 +147,10 @@ pub async fn run(app: &App, args: &ExecArgs) -> Result<u8> {
                     Error::new(ErrorKind::Unexpected, "cannot wait for the command").with_source(e)
                 })?;
                 status = Some(s);
-                grace.as_mut().reset(tokio::time::Instant::now() + AFTER_EXIT);
-                grace_set = true;
+                grace.set(Some(tokio::time::sleep(AFTER_EXIT)));
             }
             () = &mut pumps, if !drained => drained = true,
-            () = &mut grace, if grace_set && !drained => {
+            Some(()) = OptionFuture::from(grace.as_mut().as_pin_mut()), if !drained => {
                 // Something the command started in the background still holds its
                 // output open (a daemon, `sleep 60 &`). Waiting for it would hang the
                 // script that ran cleo, so cleo stops passing that output on.

@@ -117,33 +117,42 @@ impl TokenProvider {
         }
     }
 
-    fn find(&self) -> Result<VaultToken> {
-        for var in ["VAULT_TOKEN", "BAO_TOKEN"] {
-            if let Some(v) = std::env::var_os(var) {
-                let text = Zeroizing::new(v.to_string_lossy().into_owned());
-                let trimmed = text.trim();
-                if !trimmed.is_empty() {
-                    return Ok(VaultToken::new(
-                        SecretString::from(trimmed.to_owned()),
-                        var,
-                        None,
-                    ));
-                }
-            }
+    /// The token file [`TokenProvider::find`] reads, when no variable gives the
+    /// token: the configured file (even if missing: reading it is then the error),
+    /// else `~/.vault-token` if it exists. The flag says whether it was configured.
+    pub(crate) fn file(&self) -> Option<(PathBuf, bool)> {
+        if env_token().is_some() {
+            return None;
         }
         if let Some(path) = &self.token_file {
-            return read_token_file(path, true);
+            return Some((path.clone(), true));
         }
-        if let Some(home) = &self.home {
-            let path = home.join(".vault-token");
-            if path.exists() {
-                return read_token_file(&path, false);
-            }
+        let path = self.home.as_ref()?.join(".vault-token");
+        path.exists().then_some((path, false))
+    }
+
+    fn find(&self) -> Result<VaultToken> {
+        if let Some(token) = env_token() {
+            return Ok(token);
+        }
+        if let Some((path, configured)) = self.file() {
+            return read_token_file(&path, configured);
         }
         Err(Error::new(ErrorKind::Unauthenticated, "no Vault token found")
             .with_backend("vault")
             .with_hint("set VAULT_TOKEN (or BAO_TOKEN), set [vault] token_file in cleo.toml, or run `bao login` to write ~/.vault-token"))
     }
+}
+
+/// The token from `VAULT_TOKEN`, else `BAO_TOKEN`, when one is set and not blank.
+fn env_token() -> Option<VaultToken> {
+    ["VAULT_TOKEN", "BAO_TOKEN"].into_iter().find_map(|var| {
+        let v = std::env::var_os(var)?;
+        let text = Zeroizing::new(v.to_string_lossy().into_owned());
+        let trimmed = text.trim();
+        (!trimmed.is_empty())
+            .then(|| VaultToken::new(SecretString::from(trimmed.to_owned()), var, None))
+    })
 }
 
 fn read_token_file(path: &Path, configured: bool) -> Result<VaultToken> {

@@ -177,30 +177,17 @@ impl VaultSource {
         self.settings.client_identity.is_some()
     }
 
-    /// The file a static token is read from, following the same order as the token
-    /// lookup: `None` when a login method is configured, when `VAULT_TOKEN` or
-    /// `BAO_TOKEN` is set, or when neither `[vault] token_file` nor
-    /// `~/.vault-token` exists to be read. Lets `cleo doctor` check the file's mode
+    /// The file a static token is read from, as the token lookup finds it: `None`
+    /// when a login method is configured, when `VAULT_TOKEN` or `BAO_TOKEN` is set,
+    /// or when there is no file to read. Lets `cleo doctor` check the file's mode
     /// even when the lookup refuses it.
     pub fn token_file(&self) -> Option<PathBuf> {
         if self.settings.login.is_some() {
             return None;
         }
-        let from_env = ["VAULT_TOKEN", "BAO_TOKEN"]
-            .iter()
-            .any(|v| std::env::var_os(v).is_some_and(|t| !t.to_string_lossy().trim().is_empty()));
-        if from_env {
-            return None;
-        }
-        let home = std::env::var_os("HOME").map(PathBuf::from);
-        if let Some(p) = &self.settings.token_file {
-            // `~/` means the home directory, as the token lookup reads it.
-            return Some(match (p.strip_prefix("~"), &home) {
-                (Ok(rest), Some(h)) => h.join(rest),
-                _ => p.clone(),
-            });
-        }
-        home.map(|h| h.join(".vault-token")).filter(|p| p.exists())
+        crate::auth::TokenProvider::new(self.settings.token_file.clone())
+            .file()
+            .map(|(path, _)| path)
     }
 
     /// Asks every configured node for `sys/health`, without a token: reachability,
