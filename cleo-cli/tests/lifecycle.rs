@@ -2,30 +2,11 @@
 //! revoked when the command ends (unless --keep-token), values are registered with
 //! GitHub Actions' log masking, and completions are printed. Real binary, real OpenBao.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
 use cleo_testkit::{VaultAdmin, assert_no_canary, private_file, unique};
+use common::cleo;
 use serde_json::json;
-
-fn cleo(args: &[&str], env: &[(&str, &str)], home: &Path) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cleo"));
-    for var in [
-        "VAULT_TOKEN",
-        "BAO_TOKEN",
-        "CLEO_CONFIG",
-        "CLEO_LOG",
-        "GITHUB_ACTIONS",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.env("HOME", home)
-        .env("RUST_LOG", "trace")
-        .current_dir(home)
-        .args(args)
-        .envs(env.iter().copied());
-    cmd.output().expect("run cleo")
-}
 
 struct AppRoleSetup {
     admin: VaultAdmin,
@@ -82,8 +63,8 @@ async fn a_login_token_is_revoked_when_the_command_ends() {
         &[],
         s.home.path(),
     );
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "{stderr}");
+    let stderr = out.stderr.clone();
+    assert!((out.code == 0), "{stderr}");
     assert_eq!(out.stdout, s.value.as_bytes());
     assert!(stderr.contains("vault login token revoked"), "{stderr}");
     assert_eq!(s.admin.live_login_tokens(&s.mount).await, 0);
@@ -99,11 +80,7 @@ async fn keep_token_leaves_the_login_token_alive() {
         &[],
         s.home.path(),
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!((out.code == 0), "{}", out.stderr);
     assert_eq!(s.admin.live_login_tokens(&s.mount).await, 1);
 }
 
@@ -125,11 +102,7 @@ async fn a_given_token_is_never_revoked() {
             &[("VAULT_ADDR", admin.addr()), ("VAULT_TOKEN", &token)],
             home.path(),
         );
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!((out.code == 0), "{}", out.stderr);
     }
 }
 
@@ -151,8 +124,8 @@ async fn in_github_actions_each_line_of_a_value_is_masked_first_and_stdout_stays
         ("GITHUB_ACTIONS", "true"),
     ];
     let out = cleo(&["get", "--reveal", &reference], &env, home.path());
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "{stderr}");
+    let stderr = out.stderr.clone();
+    assert!((out.code == 0), "{stderr}");
     assert_eq!(out.stdout, pem.as_bytes(), "stdout is the value alone");
     let masks: Vec<&str> = stderr
         .lines()
@@ -163,7 +136,7 @@ async fn in_github_actions_each_line_of_a_value_is_masked_first_and_stdout_stays
 
     // Without GITHUB_ACTIONS there is no mask command (the value never reaches stderr).
     let out = cleo(&["get", "--reveal", &reference], &env[..2], home.path());
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let stderr = out.stderr.clone();
     assert!(!stderr.contains("::add-mask::"), "{stderr}");
     for line in &lines[1..3] {
         assert_no_canary("stderr", &stderr, &[line]);
@@ -175,16 +148,12 @@ fn completions_are_printed_for_each_shell() {
     let home = tempfile::tempdir().unwrap();
     for shell in ["bash", "zsh", "fish"] {
         let out = cleo(&["completions", shell], &[], home.path());
-        assert!(out.status.success(), "{shell}");
+        assert!((out.code == 0), "{shell}");
         let script = String::from_utf8_lossy(&out.stdout);
         for sub in ["get", "inspect", "exec", "doctor", "credential-process"] {
             assert!(script.contains(sub), "{shell} completion lacks {sub}");
         }
     }
     let out = cleo(&["completions", "tcsh"], &[], home.path());
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "an unknown shell is a usage error"
-    );
+    assert_eq!(Some(out.code), Some(2), "an unknown shell is a usage error");
 }

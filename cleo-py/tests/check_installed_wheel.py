@@ -12,7 +12,6 @@ assert dist.metadata["Name"] == "cleo-secrets", dist.metadata["Name"]
 wheel = dist.read_text("WHEEL") or ""
 tags = [line.split(": ", 1)[1] for line in wheel.splitlines() if line.startswith("Tag: ")]
 assert tags and all("-abi3-" in t for t in tags), f"not an abi3 wheel: {tags}"
-assert "Poetry" not in (md.metadata("cleo-secrets").get("Summary") or "")
 eps = md.entry_points(group="mlflow.request_auth_provider")
 assert [e.value for e in eps if e.name == "cleo"] == ["cleo.mlflow:CleoRequestAuthProvider"], list(eps)
 # The module answers without any server: an env:// read and a typed error.

@@ -6,6 +6,8 @@
 //! the runner's masking, leaves no live Vault token behind, and its upload lands
 //! under cleo-artifacts/<run-id>/.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use cleo_testkit::dev::DevServer;
@@ -76,11 +78,7 @@ async fn the_workflow_step_uploads_with_oidc_only_and_leaves_nothing_behind() {
     let admin = VaultAdmin::for_server(&vault.addr, &vault.token);
     let moto = cleo_testkit::moto::moto();
     let aws = cleo_testkit::moto::sdk_config(&moto);
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&aws)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = common::s3(&aws);
     let bucket = unique("ci-pattern").to_lowercase();
     s3.create_bucket().bucket(&bucket).send().await.unwrap();
     let role_arn = "arn:aws:iam::123456789012:role/cleo-artifacts-ci";

@@ -8,6 +8,8 @@
 //! document `artifact_policy` builds; against AWS the session policy narrows a
 //! broader role the same way.
 
+mod common;
+
 use std::process::Command;
 
 use aws_credential_types::provider::SharedCredentialsProvider;
@@ -17,14 +19,6 @@ use cleo_testkit::moto::{MotoServer, query, sdk_config, sdk_config_with, xml_fie
 use cleo_testkit::{assert_no_canary, unique};
 
 const ACCOUNT: &str = "123456789012";
-
-fn s3(config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
-    aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(config)
-            .force_path_style(true)
-            .build(),
-    )
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_ci_job_uploads_under_the_prefix_and_nothing_else() {
@@ -37,7 +31,7 @@ async fn the_ci_job_uploads_under_the_prefix_and_nothing_else() {
 
     // Set-up, before IAM is enforced: the seed's entries, the bucket, the role
     // (least privilege) and a CI user that may only read the entries and assume it.
-    s3(&admin)
+    common::s3(&admin)
         .create_bucket()
         .bucket(&bucket)
         .send()
@@ -135,7 +129,7 @@ async fn the_ci_job_uploads_under_the_prefix_and_nothing_else() {
 
     // The CI user alone cannot write to the bucket: only the role can.
     let user = sdk_config_with(&ep, &key_id, &secret_key);
-    let e = s3(&user)
+    let e = common::s3(&user)
         .put_object()
         .bucket(&bucket)
         .key("cleo-artifacts/direct.txt")
@@ -191,7 +185,7 @@ async fn the_ci_job_uploads_under_the_prefix_and_nothing_else() {
         .into_builder()
         .credentials_provider(SharedCredentialsProvider::new(creds.sdk().clone()))
         .build();
-    let got = s3(&as_role)
+    let got = common::s3(&as_role)
         .get_object()
         .bucket(&bucket)
         .key(key)
@@ -202,7 +196,7 @@ async fn the_ci_job_uploads_under_the_prefix_and_nothing_else() {
         got.body.collect().await.unwrap().into_bytes().as_ref(),
         br#"{"accuracy": 0.93}"#
     );
-    let e = s3(&as_role)
+    let e = common::s3(&as_role)
         .put_object()
         .bucket(&bucket)
         .key("elsewhere/metrics.json")
